@@ -1,0 +1,484 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
+/*
+ * config: authmilter.conf, "Keyword value" lines. See config.h.
+ *
+ * The table below is the only place an option is declared. A row says its
+ * keyword, its type, its default and where it lives; parsing, defaults and
+ * dumping all walk it.
+ */
+#include <ctype.h>
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "config.h"
+
+#define OFF(f) offsetof(struct am_config, f)
+
+static const char *const bool_words[] = { "no", "yes", NULL };
+static const char *const spf_words[] = { "off", "mailfrom", "helo+mailfrom", NULL };
+static const char *const log_words[] = { "error", "warning", "info", "debug", NULL };
+static const char *const onoff_words[] = { "off", "on", NULL };
+static const char *const facility_words[] = { "mail", "daemon", "user", "local0",
+	"local1", "local2", "local3", "local4", "local5", "local6", "local7", NULL };
+
+static const struct am_conf_opt options[] = {
+	{ "Socket", AM_CONF_SOCKET, "inet:8891@127.0.0.1", OFF(socket), NULL, 0, 0 },
+	{ "PidFile", AM_CONF_PATH, "", OFF(pidfile), NULL, 0, 0 },
+	{ "UserID", AM_CONF_STRING, "", OFF(userid), NULL, 0, 0 },
+	{ "Syslog", AM_CONF_BOOL, "yes", OFF(syslog), bool_words, 0, 0 },
+	{ "SyslogFacility", AM_CONF_ENUM, "mail", OFF(syslog_facility), facility_words, 0, 0 },
+	{ "LogLevel", AM_CONF_ENUM, "info", OFF(log_level), log_words, 0, 0 },
+	{ "AuthservID", AM_CONF_STRING, "", OFF(authserv_id), NULL, 0, 0 },
+	{ "AuthservIDAliases", AM_CONF_STRLIST, "", OFF(authserv_aliases), NULL, 0, 0 },
+	{ "DNSServer", AM_CONF_STRLIST, "", OFF(dns_servers), NULL, 0, 0 },
+	{ "DNSTimeout", AM_CONF_DURATION, "5s", OFF(dns_timeout_ms), NULL, 100, 60000 },
+	{ "DNSRetries", AM_CONF_UINT, "2", OFF(dns_retries), NULL, 1, 10 },
+	{ "DNSCacheSize", AM_CONF_UINT, "10000", OFF(dns_cache_size), NULL, 0, 10000000 },
+	{ "TrustedNetworks", AM_CONF_CIDRLIST, "127.0.0.1/32, ::1/128", OFF(trusted_networks), NULL, 0, 0 },
+	{ "SkipAuthenticated", AM_CONF_BOOL, "yes", OFF(skip_authenticated), bool_words, 0, 0 },
+	{ "MaxHeaders", AM_CONF_UINT, "1000", OFF(max_headers), NULL, 10, 100000 },
+	{ "MaxHeaderBytes", AM_CONF_UINT, "1048576", OFF(max_header_bytes), NULL, 1024, 67108864 },
+	{ "SPFMode", AM_CONF_ENUM, "helo+mailfrom", OFF(spf_mode), spf_words, 0, 0 },
+	{ "DKIMMode", AM_CONF_ENUM, "on", OFF(dkim_mode), onoff_words, 0, 0 },
+	{ "DKIMMinKeyBits", AM_CONF_UINT, "1024", OFF(dkim_min_key_bits), NULL, 512, 16384 },
+	{ "DKIMMaxSignatures", AM_CONF_UINT, "10", OFF(dkim_max_signatures), NULL, 1, 100 },
+	{ NULL, 0, NULL, 0, NULL, 0, 0 },
+};
+
+const struct am_conf_opt *
+am_config_options(void)
+{
+	return options;
+}
+
+static void
+strlist_clear(struct am_strlist *l)
+{
+	size_t i;
+
+	for (i = 0; i < l->n; i++)
+		free(l->v[i]);
+	free(l->v);
+	l->v = NULL;
+	l->n = 0;
+}
+
+static int
+strlist_parse(struct am_strlist *l, const char *s)
+{
+	size_t n;
+	char **v;
+
+	strlist_clear(l);
+	while (*s != '\0') {
+		while (*s == ',' || isspace((unsigned char)*s))
+			s++;
+		if (*s == '\0')
+			break;
+		n = strcspn(s, ", \t\r\n");
+		if ((v = realloc(l->v, (l->n + 1) * sizeof(*v))) == NULL)
+			return -1;
+		l->v = v;
+		if ((l->v[l->n] = strndup(s, n)) == NULL)
+			return -1;
+		l->n++;
+		s += n;
+	}
+	return 0;
+}
+
+/* Parse "500ms", "5s", "2m", "1h", "5" (seconds) into milliseconds. */
+static int
+parse_duration(const char *s, unsigned long long *ms)
+{
+	unsigned long long v = 0, mult;
+	const char *p = s;
+
+	if (!isdigit((unsigned char)*p))
+		return -1;
+	for (; isdigit((unsigned char)*p); p++) {
+		v = v * 10 + (unsigned)(*p - '0');
+		if (v > 100000000ULL)
+			return -1;
+	}
+	if (*p == '\0' || strcmp(p, "s") == 0)
+		mult = 1000;
+	else if (strcmp(p, "ms") == 0)
+		mult = 1;
+	else if (strcmp(p, "m") == 0)
+		mult = 60000;
+	else if (strcmp(p, "h") == 0)
+		mult = 3600000;
+	else
+		return -1;
+	*ms = v * mult;
+	return 0;
+}
+
+static int
+parse_uint(const char *s, unsigned long long *out)
+{
+	unsigned long long v = 0;
+
+	if (*s == '\0')
+		return -1;
+	for (; *s != '\0'; s++) {
+		if (!isdigit((unsigned char)*s))
+			return -1;
+		v = v * 10 + (unsigned)(*s - '0');
+		if (v > UINT_MAX)
+			return -1;
+	}
+	*out = v;
+	return 0;
+}
+
+static int
+parse_word(const char *const *words, const char *s, int *out)
+{
+	int i;
+
+	for (i = 0; words[i] != NULL; i++)
+		if (strcasecmp(words[i], s) == 0) {
+			*out = i;
+			return 0;
+		}
+	if (words == bool_words) {
+		if (strcasecmp(s, "true") == 0 || strcasecmp(s, "on") == 0 ||
+		    strcmp(s, "1") == 0)
+			return *out = 1, 0;
+		if (strcasecmp(s, "false") == 0 || strcasecmp(s, "off") == 0 ||
+		    strcmp(s, "0") == 0)
+			return *out = 0, 0;
+	}
+	return -1;
+}
+
+/* "a, b or c" for an error message. */
+static void
+word_choices(const char *const *words, char *out, size_t len)
+{
+	size_t i;
+
+	out[0] = '\0';
+	for (i = 0; words[i] != NULL; i++) {
+		if (i > 0)
+			strncat(out, words[i + 1] == NULL ? " or " : ", ",
+			    len - strlen(out) - 1);
+		strncat(out, words[i], len - strlen(out) - 1);
+	}
+}
+
+int
+am_config_socket_check(const char *spec, struct am_buf *why)
+{
+	const char *p, *at;
+	unsigned long port;
+	char *end;
+
+	if (strncmp(spec, "unix:", 5) == 0 || strncmp(spec, "local:", 6) == 0) {
+		p = strchr(spec, ':') + 1;
+		if (*p != '/') {
+			am_buf_setf(why, "\"%s\": a unix socket needs an absolute path", spec);
+			return -1;
+		}
+		return 0;
+	}
+	if (strncmp(spec, "inet:", 5) == 0)
+		p = spec + 5;
+	else if (strncmp(spec, "inet6:", 6) == 0)
+		p = spec + 6;
+	else {
+		am_buf_setf(why, "\"%s\" is not a socket (unix:/path, inet:port@host or inet6:port@host)", spec);
+		return -1;
+	}
+	errno = 0;
+	port = strtoul(p, &end, 10);
+	if (!isdigit((unsigned char)*p) || errno != 0 || port == 0 || port > 65535 ||
+	    (*end != '\0' && *end != '@')) {
+		am_buf_setf(why, "\"%s\": the port must be a number from 1 to 65535", spec);
+		return -1;
+	}
+	at = strchr(p, '@');
+	if (at != NULL && at[1] == '\0') {
+		am_buf_setf(why, "\"%s\": empty host after '@'", spec);
+		return -1;
+	}
+	return 0;
+}
+
+/* Store value into c according to row o; -1 with why (no prefix) on error. */
+static int
+store(struct am_config *c, const struct am_conf_opt *o, const char *value,
+    struct am_buf *why)
+{
+	void *field = (char *)c + o->off;
+	unsigned long long n;
+	char choices[256];
+	int w;
+
+	switch (o->type) {
+	case AM_CONF_STRING:
+	case AM_CONF_PATH:
+	case AM_CONF_SOCKET:
+		if (o->type == AM_CONF_SOCKET && am_config_socket_check(value, why) != 0)
+			return -1;
+		free(*(char **)field);
+		if ((*(char **)field = strdup(value)) == NULL)
+			goto nomem;
+		return 0;
+	case AM_CONF_BOOL:
+	case AM_CONF_ENUM:
+		if (parse_word(o->words, value, &w) != 0) {
+			word_choices(o->words, choices, sizeof(choices));
+			am_buf_setf(why, "\"%s\" is not one of %s", value, choices);
+			return -1;
+		}
+		*(int *)field = w;
+		return 0;
+	case AM_CONF_UINT:
+		if (parse_uint(value, &n) != 0) {
+			am_buf_setf(why, "\"%s\" is not a number", value);
+			return -1;
+		}
+		if (n < o->min || n > o->max) {
+			am_buf_setf(why, "%s is out of range (%u to %u)", value, o->min, o->max);
+			return -1;
+		}
+		*(unsigned *)field = (unsigned)n;
+		return 0;
+	case AM_CONF_DURATION:
+		if (parse_duration(value, &n) != 0) {
+			am_buf_setf(why, "\"%s\" is not a duration (like 500ms, 5s, 2m)", value);
+			return -1;
+		}
+		if (n < o->min || n > o->max) {
+			am_buf_setf(why, "%s is out of range (%ums to %ums)", value, o->min, o->max);
+			return -1;
+		}
+		*(unsigned *)field = (unsigned)n;
+		return 0;
+	case AM_CONF_STRLIST:
+		if (strlist_parse(field, value) != 0)
+			goto nomem;
+		return 0;
+	case AM_CONF_CIDRLIST:
+		am_cidrlist_clear(field);
+		return am_cidrlist_parse(field, value, why);
+	}
+	return -1;
+nomem:
+	am_buf_setf(why, "out of memory");
+	return -1;
+}
+
+static const struct am_conf_opt *
+find_option(const char *keyword)
+{
+	const struct am_conf_opt *o;
+
+	for (o = options; o->name != NULL; o++)
+		if (strcasecmp(o->name, keyword) == 0)
+			return o;
+	return NULL;
+}
+
+int
+am_config_set(struct am_config *c, const char *keyword, const char *value,
+    const char *file, unsigned line, struct am_buf *why)
+{
+	const struct am_conf_opt *o = find_option(keyword);
+	struct am_buf tmp = AM_BUF_INIT(512);
+	int r;
+
+	if (o == NULL) {
+		am_buf_setf(why, "%s:%u: unknown keyword \"%s\"", file, line, keyword);
+		return -1;
+	}
+	if (*value == '\0' && o->type != AM_CONF_STRING && o->type != AM_CONF_PATH &&
+	    o->type != AM_CONF_STRLIST && o->type != AM_CONF_CIDRLIST) {
+		am_buf_setf(why, "%s:%u: %s: missing value", file, line, o->name);
+		return -1;
+	}
+	if ((r = store(c, o, value, &tmp)) != 0)
+		am_buf_setf(why, "%s:%u: %s: %s", file, line, o->name, am_buf_str(&tmp));
+	am_buf_release(&tmp);
+	return r;
+}
+
+struct am_config *
+am_config_new(void)
+{
+	struct am_config *c;
+	const struct am_conf_opt *o;
+
+	if ((c = calloc(1, sizeof(*c))) == NULL)
+		return NULL;
+	if ((c->path = strdup("(defaults)")) == NULL)
+		return am_config_free(c);
+	for (o = options; o->name != NULL; o++)
+		if (am_config_set(c, o->name, o->def, "(defaults)", 0, NULL) != 0)
+			return am_config_free(c);
+	return c;
+}
+
+/* Split a line into keyword and value in place; 0 for a blank/comment line. */
+static int
+split_line(char *line, char **kw, char **val)
+{
+	char *p = line, *e;
+
+	while (isspace((unsigned char)*p))
+		p++;
+	if (*p == '\0' || *p == '#')
+		return 0;
+	*kw = p;
+	while (*p != '\0' && !isspace((unsigned char)*p))
+		p++;
+	if (*p != '\0')
+		*p++ = '\0';
+	while (isspace((unsigned char)*p))
+		p++;
+	e = p + strlen(p);
+	while (e > p && isspace((unsigned char)e[-1]))
+		*--e = '\0';
+	*val = p;
+	return 1;
+}
+
+/* Read every line of fp into c; 0 or -1 with why. */
+static int
+read_lines(struct am_config *c, FILE *fp, const char *path, struct am_buf *why)
+{
+	char line[8192], *kw, *val;
+	unsigned lineno = 0, seen[sizeof(options) / sizeof(options[0])];
+	const struct am_conf_opt *o;
+
+	memset(seen, 0, sizeof(seen));
+	while (fgets(line, sizeof(line), fp) != NULL) {
+		lineno++;
+		if (strchr(line, '\n') == NULL && !feof(fp)) {
+			am_buf_setf(why, "%s:%u: line too long", path, lineno);
+			return -1;
+		}
+		if (!split_line(line, &kw, &val))
+			continue;
+		if ((o = find_option(kw)) != NULL && seen[o - options] != 0) {
+			am_buf_setf(why, "%s:%u: %s: already set at line %u",
+			    path, lineno, o->name, seen[o - options]);
+			return -1;
+		}
+		if (am_config_set(c, kw, val, path, lineno, why) != 0)
+			return -1;
+		seen[o - options] = lineno;
+	}
+	if (ferror(fp)) {
+		am_buf_setf(why, "%s: read error: %s", path, strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+struct am_config *
+am_config_load(const char *path, struct am_buf *why)
+{
+	struct am_config *c;
+	FILE *fp;
+	int r;
+
+	if ((fp = fopen(path, "r")) == NULL) {
+		am_buf_setf(why, "%s: %s", path, strerror(errno));
+		return NULL;
+	}
+	if ((c = am_config_new()) == NULL) {
+		fclose(fp);
+		am_buf_setf(why, "out of memory");
+		return NULL;
+	}
+	free(c->path);
+	c->path = strdup(path);
+	r = read_lines(c, fp, path, why);
+	fclose(fp);
+	if (r != 0 || c->path == NULL)
+		return am_config_free(c);
+	return c;
+}
+
+struct am_config *
+am_config_free(struct am_config *c)
+{
+	const struct am_conf_opt *o;
+	void *field;
+
+	if (c == NULL)
+		return NULL;
+	for (o = options; o->name != NULL; o++) {
+		field = (char *)c + o->off;
+		if (o->type == AM_CONF_STRING || o->type == AM_CONF_PATH ||
+		    o->type == AM_CONF_SOCKET)
+			free(*(char **)field);
+		else if (o->type == AM_CONF_STRLIST)
+			strlist_clear(field);
+		else if (o->type == AM_CONF_CIDRLIST)
+			am_cidrlist_clear(field);
+	}
+	free(c->path);
+	free(c);
+	return NULL;
+}
+
+/* Append row o's value from c to out. */
+static void
+dump_value(const struct am_config *c, const struct am_conf_opt *o, struct am_buf *out)
+{
+	const void *field = (const char *)c + o->off;
+	const struct am_strlist *sl;
+	const struct am_cidrlist *cl;
+	char a[64];
+	size_t i;
+
+	switch (o->type) {
+	case AM_CONF_STRING:
+	case AM_CONF_PATH:
+	case AM_CONF_SOCKET:
+		am_buf_adds(out, *(char *const *)field);
+		break;
+	case AM_CONF_BOOL:
+	case AM_CONF_ENUM:
+		am_buf_adds(out, o->words[*(const int *)field]);
+		break;
+	case AM_CONF_UINT:
+		am_buf_printf(out, "%u", *(const unsigned *)field);
+		break;
+	case AM_CONF_DURATION:
+		am_buf_printf(out, "%ums", *(const unsigned *)field);
+		break;
+	case AM_CONF_STRLIST:
+		sl = field;
+		for (i = 0; i < sl->n; i++)
+			am_buf_printf(out, "%s%s", i ? ", " : "", sl->v[i]);
+		break;
+	case AM_CONF_CIDRLIST:
+		cl = field;
+		for (i = 0; i < cl->n; i++)
+			am_buf_printf(out, "%s%s/%d", i ? ", " : "",
+			    am_addr_format(&cl->v[i].addr, a, sizeof(a)), cl->v[i].prefix);
+		break;
+	}
+}
+
+void
+am_config_dump(const struct am_config *c, struct am_buf *out)
+{
+	const struct am_conf_opt *o;
+
+	for (o = options; o->name != NULL; o++) {
+		am_buf_printf(out, "%s ", o->name);
+		dump_value(c, o, out);
+		am_buf_addc(out, '\n');
+	}
+}

@@ -1,0 +1,171 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
+/*
+ * dns: the one DNS interface of authmilter.
+ *
+ * Every lookup of the project (SPF, DKIM keys, DMARC records) goes through
+ * am_dns_query(). A struct am_dns is a back end plus its state, like
+ * Postfix's dict or OpenSMTPD's table_backend:
+ *
+ *   dns_ldns.c   real resolver (ldns): nameservers "host" or "host@port",
+ *                timeout, retries, TCP on truncation
+ *   dns_cache.c  a layer over another am_dns: TTL cache with negative
+ *                caching, shared by all threads (one mutex)
+ *   dns_zone.c   answers from master zone files (ldns parser); for tests and
+ *                for the --check command with a local zone
+ *
+ * Answers are immutable and reference counted, so the cache can hand the
+ * same answer to many threads; release each one with am_dns_answer_free().
+ *
+ * Thread safety: am_dns_query() may be called from any number of threads at
+ * once on the same struct am_dns; each back end says how it ensures that.
+ */
+#ifndef AM_DNS_H
+#define AM_DNS_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <time.h>
+
+#include "buf.h"
+
+/* RR types we ask for. */
+#define AM_DNS_T_A      1
+#define AM_DNS_T_CNAME  5
+#define AM_DNS_T_PTR   12
+#define AM_DNS_T_MX    15
+#define AM_DNS_T_TXT   16
+#define AM_DNS_T_AAAA  28
+
+/* Longest name we accept (RFC 1035 s.2.3.4), in presentation form. */
+#define AM_DNS_NAME_MAX 253
+
+enum am_dns_status {
+	AM_DNS_OK,        /* at least one record of the asked type */
+	AM_DNS_NODATA,    /* the name exists, but has no record of that type */
+	AM_DNS_NXDOMAIN,  /* the name does not exist (RCODE 3) */
+	AM_DNS_TEMPFAIL,  /* timeout, SERVFAIL, other RCODE, network error:
+	                     the answer may differ later (SPF temperror) */
+	AM_DNS_BADNAME,   /* the query name itself is invalid (empty label,
+	                     label over 63 octets, name over 253): no query
+	                     was sent */
+};
+
+struct am_dns_rr {
+	int type;             /* AM_DNS_T_* */
+	uint32_t ttl;
+	uint16_t pref;        /* MX preference */
+	unsigned char addr[16]; /* A: 4 bytes, AAAA: 16 bytes */
+	char *text;           /* TXT: character-strings concatenated (RFC 7208
+	                         s.3.3, RFC 6376 s.3.6.2.2), NUL terminated;
+	                         MX exchange, PTR and CNAME target: lower
+	                         case, no trailing dot */
+	size_t textlen;       /* bytes in text (TXT data may hold NULs) */
+};
+
+struct am_dns_answer {
+	enum am_dns_status status;
+	int type;             /* type asked for */
+	uint32_t ttl;         /* how long the whole answer may be cached:
+	                         least RR TTL, or the negative TTL */
+	size_t count;         /* records of the asked type (CNAMEs followed) */
+	struct am_dns_rr *rr;
+	int refs;             /* owned by dns.c; use am_dns_answer_ref/_free */
+};
+
+struct am_dns_backend {
+	const char *name;
+	/*
+	 * Look up (name, type). name is in presentation form without a
+	 * trailing dot. On AM_DNS_OK/NODATA/NXDOMAIN set *ans to a new
+	 * answer (refs 1); on failure leave *ans NULL and fill why.
+	 */
+	enum am_dns_status (*query)(void *state, const char *name, int type,
+	    struct am_dns_answer **ans, struct am_buf *why);
+	/* Free state. */
+	void (*close)(void *state);
+};
+
+struct am_dns {
+	const struct am_dns_backend *be;
+	void *state;
+	/* Statistics, updated atomically: queries asked of this layer. */
+	unsigned long queries;
+};
+
+/* Wrap a back end and its state (taken over) into a new am_dns. */
+struct am_dns *am_dns_new(const struct am_dns_backend *be, void *state);
+/* Close the back end and free d; returns NULL. NULL is a no-op. */
+struct am_dns *am_dns_free(struct am_dns *d);
+
+/*
+ * Look up (name, type) through d. A trailing dot on name is ignored; the
+ * name is checked (AM_DNS_BADNAME) before any back end sees it.
+ * On success-like statuses (OK, NODATA, NXDOMAIN) *ans is an answer the
+ * caller must release with am_dns_answer_free(); on TEMPFAIL/BADNAME *ans is
+ * NULL and why (may be NULL) says what went wrong.
+ */
+enum am_dns_status am_dns_query(struct am_dns *d, const char *name, int type,
+    struct am_dns_answer **ans, struct am_buf *why);
+
+/* Check a query name: 0 if it can be asked, -1 (with why) if not. */
+int am_dns_name_check(const char *name, struct am_buf *why);
+
+/* Allocate an answer with room for n records (zeroed, refs 1). */
+struct am_dns_answer *am_dns_answer_new(enum am_dns_status st, int type,
+    size_t n);
+/* Take another reference to a; returns a. */
+struct am_dns_answer *am_dns_answer_ref(struct am_dns_answer *a);
+/* Drop a reference; frees at zero. Returns NULL. NULL is a no-op. */
+struct am_dns_answer *am_dns_answer_free(struct am_dns_answer *a);
+
+/* Name of a status, for logs ("ok", "nodata", "nxdomain", ...). */
+const char *am_dns_status_name(enum am_dns_status st);
+
+/* ---- back ends ---- */
+
+struct am_dns_ldns_opts {
+	const char *const *servers; /* "ip" or "ip@port"; NULL/empty list:
+	                               /etc/resolv.conf */
+	size_t nservers;
+	unsigned timeout_ms;       /* per try; default 5000 */
+	unsigned retries;          /* tries per server; default 2 */
+	unsigned edns_size;        /* EDNS0 UDP payload size advertised;
+	                              0: 1232 (DNS flag day 2020), capped at
+	                              4096; AM_DNS_EDNS_OFF: no EDNS0, so
+	                              answers over 512 bytes come by TCP */
+};
+
+#define AM_DNS_EDNS_OFF 1
+
+/* A resolver back end; NULL with why on error (bad server address). */
+struct am_dns *am_dns_ldns_new(const struct am_dns_ldns_opts *o,
+    struct am_buf *why);
+
+/*
+ * A zone-file back end: each path is a master file (RFC 1035 s.5) with
+ * absolute or $ORIGIN-relative owner names. Names absent from every file are
+ * NXDOMAIN, names with other types only are NODATA, CNAMEs are followed
+ * (up to 8). NULL with why ("file:line: ...") on a parse error.
+ */
+struct am_dns *am_dns_zone_new(const char *const *paths, size_t npaths,
+    struct am_buf *why);
+
+/*
+ * A caching layer over inner (taken over): positive answers for their TTL,
+ * NXDOMAIN/NODATA for the negative TTL (capped at neg_ttl_max seconds),
+ * TEMPFAIL is not cached. At most max_entries answers (least recently used
+ * dropped). Thread safe.
+ */
+struct am_dns *am_dns_cache_new(struct am_dns *inner, size_t max_entries,
+    uint32_t neg_ttl_max);
+
+/*
+ * Replace the clock of a cache made by am_dns_cache_new() (for tests):
+ * now(arg) returns the current time in seconds, on any scale that only
+ * moves forward. The default is CLOCK_MONOTONIC. Call before the cache is
+ * shared between threads. No-op if d is not a cache.
+ */
+void am_dns_cache_set_clock(struct am_dns *d, time_t (*now)(void *),
+    void *arg);
+
+#endif

@@ -1,0 +1,317 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
+/*
+ * msg: the verification engine's front door. See msg.h.
+ *
+ * A message collects its header fields (bounded by MaxHeaders and
+ * MaxHeaderBytes), notes which Authentication-Results fields claim our
+ * authserv-id (RFC 8601 s.5: they are forged, since we have not seen the
+ * message before), and at the end runs the checks the configuration asks
+ * for and turns their results into one A-R header value, an action and a
+ * log line.
+ */
+#include <sys/socket.h>
+
+#include <ctype.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+
+#include "authres.h"
+#include "hdr.h"
+#include "msg.h"
+#include "net.h"
+
+struct am_engine {
+	const struct am_config *conf;
+	struct am_dns *dns;
+	char hostname[256];
+};
+
+struct am_msg {
+	struct am_engine *e;
+	char *queue_id, *client_ip, *helo, *mail_from, *auth_user;
+	char *authserv_id, *receiver;
+	struct am_addr addr;
+	int have_addr;
+	struct am_hdrs hdrs;
+	size_t ar_seen;             /* A-R fields seen so far */
+	int hdr_overflow;           /* a header cap was hit */
+	int finished;
+	struct am_authres ar;
+	struct am_verdict v;
+};
+
+struct am_engine *
+am_engine_new(const struct am_config *conf, struct am_dns *dns, struct am_buf *why)
+{
+	struct am_engine *e;
+
+	if ((e = calloc(1, sizeof(*e))) == NULL) {
+		am_buf_setf(why, "out of memory");
+		return NULL;
+	}
+	e->conf = conf;
+	e->dns = dns;
+	if (gethostname(e->hostname, sizeof(e->hostname) - 1) != 0)
+		strcpy(e->hostname, "localhost");
+	return e;
+}
+
+struct am_engine *
+am_engine_free(struct am_engine *e)
+{
+	free(e);
+	return NULL;
+}
+
+static char *
+dup_or_null(const char *s)
+{
+	return s != NULL ? strdup(s) : NULL;
+}
+
+/* MAIL FROM without angle brackets; "" for the null reverse-path. */
+static char *
+bare_address(const char *s)
+{
+	size_t n;
+
+	if (s == NULL)
+		return strdup("");
+	while (isspace((unsigned char)*s))
+		s++;
+	n = strlen(s);
+	while (n > 0 && isspace((unsigned char)s[n - 1]))
+		n--;
+	if (n >= 2 && s[0] == '<' && s[n - 1] == '>') {
+		s++;
+		n -= 2;
+	}
+	return strndup(s, n);
+}
+
+struct am_msg *
+am_msg_new(struct am_engine *e, const struct am_envelope *env)
+{
+	struct am_msg *m;
+	const char *id;
+
+	if ((m = calloc(1, sizeof(*m))) == NULL)
+		return NULL;
+	m->e = e;
+	id = e->conf->authserv_id[0] != '\0' ? e->conf->authserv_id :
+	    env->authserv_id != NULL && env->authserv_id[0] != '\0' ?
+	    env->authserv_id : e->hostname;
+	m->queue_id = strdup(env->queue_id != NULL ? env->queue_id : "NOQUEUE");
+	m->client_ip = dup_or_null(env->client_ip);
+	m->helo = dup_or_null(env->helo);
+	m->mail_from = bare_address(env->mail_from);
+	m->auth_user = dup_or_null(env->auth_user);
+	m->authserv_id = strdup(id);
+	m->receiver = strdup(env->receiver != NULL ? env->receiver : id);
+	if (m->queue_id == NULL || m->mail_from == NULL || m->authserv_id == NULL ||
+	    m->receiver == NULL)
+		return am_msg_free(m);
+	if (m->client_ip != NULL && am_addr_parse(&m->addr, m->client_ip) == 0)
+		m->have_addr = 1;
+	am_hdrs_init(&m->hdrs, e->conf->max_headers, e->conf->max_header_bytes);
+	am_buf_init(&m->v.log, 2048);
+	am_spf_response_init(&m->v.spf_mailfrom);
+	am_spf_response_init(&m->v.spf_helo);
+	m->v.authserv_id = m->authserv_id;
+	return m;
+}
+
+/* 1 when id is our authserv-id or one of the configured aliases. */
+static int
+is_our_id(const struct am_msg *m, const char *id)
+{
+	const struct am_strlist *al = &m->e->conf->authserv_aliases;
+	size_t i;
+
+	if (strcasecmp(id, m->authserv_id) == 0)
+		return 1;
+	for (i = 0; i < al->n; i++)
+		if (strcasecmp(id, al->v[i]) == 0)
+			return 1;
+	return 0;
+}
+
+/* Remember A-R field number ar_seen for removal when it claims our id. */
+static void
+note_authres(struct am_msg *m, const char *value)
+{
+	char id[256];
+	size_t *v;
+
+	m->ar_seen++;
+	if (am_authres_id(value, id, sizeof(id)) != 0 || !is_our_id(m, id))
+		return;
+	v = realloc(m->v.ar_remove, (m->v.nar_remove + 1) * sizeof(*v));
+	if (v == NULL)
+		return;
+	m->v.ar_remove = v;
+	m->v.ar_remove[m->v.nar_remove++] = m->ar_seen;
+}
+
+void
+am_msg_header(struct am_msg *m, const char *name, const char *value, size_t vlen)
+{
+	if (strcasecmp(name, "Authentication-Results") == 0) {
+		char *tmp = strndup(value, vlen);
+		if (tmp != NULL)
+			note_authres(m, tmp);
+		free(tmp);
+	}
+	if (am_hdrs_add(&m->hdrs, name, value, vlen) != AM_HDR_OK)
+		m->hdr_overflow = 1;
+}
+
+void
+am_msg_end_headers(struct am_msg *m)
+{
+	(void)m;
+}
+
+void
+am_msg_body(struct am_msg *m, const void *buf, size_t len)
+{
+	(void)m;
+	(void)buf;
+	(void)len;
+}
+
+/* The SPF request for this message. */
+static void
+spf_request(const struct am_msg *m, struct am_spf_request *req)
+{
+	memset(req, 0, sizeof(*req));
+	req->ip = m->addr;
+	req->helo = m->helo;
+	req->sender = m->mail_from;
+	req->receiver = m->receiver;
+	req->default_exp = NULL;
+	req->now = 0;
+}
+
+/* Add one spf= result to the header and the log line. */
+static void
+report_spf(struct am_msg *m, const struct am_spf_response *r, int helo)
+{
+	const char *res = am_spf_result_name(r->result);
+
+	am_authres_method(&m->ar, "spf", res, am_buf_str(&r->reason));
+	if (helo)
+		am_authres_prop(&m->ar, "smtp.helo", m->helo != NULL ? m->helo : "");
+	else
+		am_authres_prop(&m->ar, "smtp.mailfrom", r->domain);
+	am_buf_printf(&m->v.log, " spf%s=%s (%s) %s=%s", helo ? "-helo" : "",
+	    res, am_buf_str(&r->reason), helo ? "helo" : "mailfrom",
+	    helo ? (m->helo != NULL ? m->helo : "") : r->domain);
+}
+
+/* Evaluate SPF for the identities SPFMode asks for. */
+static void
+run_spf(struct am_msg *m)
+{
+	struct am_spf_request req;
+	int mode = m->e->conf->spf_mode;
+	int null_sender = m->mail_from[0] == '\0';
+
+	if (mode == AM_SPFMODE_OFF)
+		return;
+	if (!m->have_addr) {
+		am_authres_method(&m->ar, "spf", "none", "no client IP address");
+		am_buf_adds(&m->v.log, " spf=none (no client IP address)");
+		return;
+	}
+	spf_request(m, &req);
+	am_spf_mailfrom(m->e->dns, &req, &m->v.spf_mailfrom);
+	m->v.spf_mailfrom_done = 1;
+	/* With a null reverse-path the MAIL FROM check was the HELO identity. */
+	report_spf(m, &m->v.spf_mailfrom, null_sender);
+	if (mode == AM_SPFMODE_HELO_MAILFROM && !null_sender &&
+	    m->helo != NULL && m->helo[0] != '\0') {
+		am_spf_helo(m->e->dns, &req, &m->v.spf_helo);
+		m->v.spf_helo_done = 1;
+		report_spf(m, &m->v.spf_helo, 1);
+	}
+}
+
+/* Mail that is not judged: trusted networks, authenticated submitters. */
+static const char *
+skip_reason(const struct am_msg *m)
+{
+	const struct am_config *c = m->e->conf;
+
+	if (m->have_addr && am_cidrlist_match(&c->trusted_networks, &m->addr))
+		return "trusted network";
+	if (c->skip_authenticated && m->auth_user != NULL && m->auth_user[0] != '\0')
+		return "authenticated sender";
+	return NULL;
+}
+
+const struct am_verdict *
+am_msg_finish(struct am_msg *m)
+{
+	if (m->finished)
+		return &m->v;
+	m->finished = 1;
+	m->v.action = AM_ACTION_ACCEPT;
+	if ((m->v.skip_reason = skip_reason(m)) != NULL) {
+		m->v.judged = 0;
+		am_buf_printf(&m->v.log, "not judged (%s) client=%s",
+		    m->v.skip_reason, m->client_ip != NULL ? m->client_ip : "unknown");
+	} else {
+		m->v.judged = 1;
+		am_buf_printf(&m->v.log, "client=%s",
+		    m->client_ip != NULL ? m->client_ip : "unknown");
+		am_authres_begin(&m->ar, m->authserv_id);
+		run_spf(m);
+		m->v.authres = am_authres_end(&m->ar);
+	}
+	if (m->v.nar_remove > 0)
+		am_buf_printf(&m->v.log, " removed=%zu forged A-R", m->v.nar_remove);
+	am_buf_printf(&m->v.log, " action=%s", am_action_name(m->v.action));
+	return &m->v;
+}
+
+struct am_msg *
+am_msg_free(struct am_msg *m)
+{
+	if (m == NULL)
+		return NULL;
+	free(m->queue_id);
+	free(m->client_ip);
+	free(m->helo);
+	free(m->mail_from);
+	free(m->auth_user);
+	free(m->authserv_id);
+	free(m->receiver);
+	am_hdrs_release(&m->hdrs);
+	if (m->v.authres != NULL)
+		am_authres_release(&m->ar);
+	free(m->v.ar_remove);
+	am_spf_response_release(&m->v.spf_mailfrom);
+	am_spf_response_release(&m->v.spf_helo);
+	am_buf_release(&m->v.log);
+	free(m);
+	return NULL;
+}
+
+const char *
+am_action_name(enum am_action a)
+{
+	switch (a) {
+	case AM_ACTION_ACCEPT:
+		return "accept";
+	case AM_ACTION_REJECT:
+		return "reject";
+	case AM_ACTION_QUARANTINE:
+		return "quarantine";
+	case AM_ACTION_TEMPFAIL:
+		return "tempfail";
+	}
+	return "accept";
+}

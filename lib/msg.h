@@ -1,0 +1,104 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
+/*
+ * msg: the verification engine's front door.
+ *
+ * The milter and the --check command drive the same calls, so what the check
+ * command says about a message is what the daemon does with it:
+ *
+ *   e = am_engine_new(conf, dns)          once; shared by all threads
+ *   m = am_msg_new(e, &envelope)          per message
+ *   am_msg_header(m, name, value, len)*   each header field, in order
+ *   am_msg_end_headers(m)
+ *   am_msg_body(m, buf, len)*             body chunks (CRLF line ends)
+ *   v = am_msg_finish(m)                  the verdict (owned by m)
+ *   m = am_msg_free(m)
+ *
+ * The engine never sees a socket or a milter context. Memory per message
+ * is bounded by the configuration's header caps; the body is never held.
+ */
+#ifndef AM_MSG_H
+#define AM_MSG_H
+
+#include <stddef.h>
+
+#include "buf.h"
+#include "config.h"
+#include "dns.h"
+#include "spf.h"
+
+struct am_engine;
+struct am_msg;
+
+/* What the MTA told us about the SMTP transaction. */
+struct am_envelope {
+	const char *queue_id;     /* for log lines; may be NULL */
+	const char *client_ip;    /* textual; NULL or unparsable: not judged
+	                             by SPF (result none, reason given) */
+	const char *client_name;  /* reverse name, may be NULL */
+	const char *helo;         /* HELO/EHLO argument, may be NULL */
+	const char *mail_from;    /* MAIL FROM address, with or without <>;
+	                             "" or "<>" = null reverse-path */
+	const char *auth_user;    /* SMTP AUTH user ({auth_authen}), or NULL */
+	const char *authserv_id;  /* used when the config has no AuthservID
+	                             (the MTA's j macro); NULL: host name */
+	const char *receiver;     /* our host name for SPF %{r}; may be NULL */
+};
+
+enum am_action {
+	AM_ACTION_ACCEPT,      /* deliver, with our header */
+	AM_ACTION_REJECT,      /* 5xx */
+	AM_ACTION_QUARANTINE,  /* deliver to the MTA's quarantine (hold) */
+	AM_ACTION_TEMPFAIL,    /* 4xx */
+};
+
+struct am_verdict {
+	int judged;                 /* 0: trusted or authenticated, no checks */
+	const char *skip_reason;    /* why not judged ("trusted network") */
+	enum am_action action;
+	const char *smtp_rcode;     /* "550" etc., NULL for accept */
+	const char *smtp_xcode;     /* "5.7.1" etc. */
+	const char *smtp_text;
+	const char *authres;        /* value of the A-R header to add at the top,
+	                               NULL when none is added */
+	const char *authserv_id;    /* the id used */
+	size_t *ar_remove;          /* indexes (1-based, among header fields
+	                               named Authentication-Results) to remove */
+	size_t nar_remove;
+	struct am_spf_response spf_mailfrom; /* valid when spf_mailfrom_done */
+	struct am_spf_response spf_helo;     /* valid when spf_helo_done */
+	int spf_mailfrom_done, spf_helo_done;
+	struct am_buf log;          /* one-line summary without the queue id */
+};
+
+/*
+ * A new engine over conf and dns (neither taken over; both must outlive the
+ * engine). Thread safe afterwards: messages on many threads at once.
+ * NULL with why on error.
+ */
+struct am_engine *am_engine_new(const struct am_config *conf, struct am_dns *dns,
+    struct am_buf *why);
+/* Free the engine; returns NULL. */
+struct am_engine *am_engine_free(struct am_engine *e);
+
+/* Start a message; the envelope strings are copied. NULL if out of memory. */
+struct am_msg *am_msg_new(struct am_engine *e, const struct am_envelope *env);
+/*
+ * One header field: name, and the raw value after the colon (leading space
+ * kept, LF or CRLF line breaks). Over the caps the field is not stored and
+ * the message is marked (a permerror for checks that need the headers).
+ */
+void am_msg_header(struct am_msg *m, const char *name, const char *value,
+    size_t vlen);
+/* All header fields have arrived. */
+void am_msg_end_headers(struct am_msg *m);
+/* A body chunk (CRLF line ends). */
+void am_msg_body(struct am_msg *m, const void *buf, size_t len);
+/* Run the checks; the verdict stays valid until am_msg_free(). */
+const struct am_verdict *am_msg_finish(struct am_msg *m);
+/* Free the message; returns NULL. NULL is a no-op. */
+struct am_msg *am_msg_free(struct am_msg *m);
+
+/* "accept", "reject", ... */
+const char *am_action_name(enum am_action a);
+
+#endif

@@ -1,0 +1,319 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
+/*
+ * callbacks: the libmilter callbacks. See callbacks.h.
+ *
+ * libmilter runs each SMTP connection on its own thread; the per-connection
+ * state (struct conn) hangs off the milter context and is touched only by
+ * that thread. The engine pointer is written once before smfi_main() and
+ * read afterwards.
+ *
+ * A message's am_msg is created at its first header (or at end of headers),
+ * when Postfix and Sendmail have sent the DATA macros, {i} the queue id
+ * among them. Nothing here decides anything: the verdict comes from lib/.
+ */
+#include <sys/socket.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "callbacks.h"
+#include "log.h"
+
+static struct am_engine *engine;
+
+struct conn {
+	char client_ip[64];
+	char *client_name;
+	char *helo;
+	char *mail_from;
+	char *auth_user;
+	struct am_msg *msg;
+	int broken;             /* out of memory: pass messages unjudged */
+	unsigned long nr;       /* SMFIP_NR_* steps the MTA agreed to */
+};
+
+void
+am_callbacks_set_engine(struct am_engine *e)
+{
+	engine = e;
+}
+
+static struct conn *
+conn_of(SMFICTX *ctx)
+{
+	return smfi_getpriv(ctx);
+}
+
+/* The reply for a step: none at all when the MTA agreed to SMFIP_NR_*. */
+static sfsistat
+cont(const struct conn *c, unsigned long nr_flag)
+{
+	return c != NULL && (c->nr & nr_flag) != 0 ? SMFIS_NOREPLY : SMFIS_CONTINUE;
+}
+
+static void
+replace(char **slot, const char *value)
+{
+	free(*slot);
+	*slot = value != NULL ? strdup(value) : NULL;
+}
+
+/* Forget the current message, keep the connection. */
+static void
+msg_reset(struct conn *c)
+{
+	c->msg = am_msg_free(c->msg);
+	replace(&c->mail_from, NULL);
+	replace(&c->auth_user, NULL);
+}
+
+static sfsistat
+cb_connect(SMFICTX *ctx, char *hostname, _SOCK_ADDR *sa)
+{
+	struct conn *c = conn_of(ctx);
+	const char *ip;
+
+	if (c == NULL && (c = calloc(1, sizeof(*c))) == NULL) {
+		log_error("out of memory at connect; message will not be checked");
+		return SMFIS_ACCEPT;
+	}
+	if (sa != NULL && sa->sa_family == AF_INET)
+		inet_ntop(AF_INET, &((struct sockaddr_in *)(void *)sa)->sin_addr,
+		    c->client_ip, sizeof(c->client_ip));
+	else if (sa != NULL && sa->sa_family == AF_INET6)
+		inet_ntop(AF_INET6, &((struct sockaddr_in6 *)(void *)sa)->sin6_addr,
+		    c->client_ip, sizeof(c->client_ip));
+	else if ((ip = smfi_getsymval(ctx, "{client_addr}")) != NULL)
+		snprintf(c->client_ip, sizeof(c->client_ip), "%s", ip);
+	c->client_name = hostname != NULL ? strdup(hostname) : NULL;
+	smfi_setpriv(ctx, c);
+	return SMFIS_CONTINUE;
+}
+
+static sfsistat
+cb_helo(SMFICTX *ctx, char *helo)
+{
+	struct conn *c = conn_of(ctx);
+
+	if (c != NULL)
+		replace(&c->helo, helo);
+	return cont(c, SMFIP_NR_HELO);
+}
+
+static sfsistat
+cb_envfrom(SMFICTX *ctx, char **argv)
+{
+	struct conn *c = conn_of(ctx);
+
+	if (c == NULL)
+		return SMFIS_ACCEPT;
+	msg_reset(c);
+	replace(&c->mail_from, argv[0]);
+	replace(&c->auth_user, smfi_getsymval(ctx, "{auth_authen}"));
+	return SMFIS_CONTINUE;
+}
+
+/* Create the message on first need, with the DATA-time macros. */
+static struct am_msg *
+msg_of(SMFICTX *ctx, struct conn *c)
+{
+	struct am_envelope env;
+
+	if (c->msg != NULL || c->broken)
+		return c->msg;
+	memset(&env, 0, sizeof(env));
+	env.queue_id = smfi_getsymval(ctx, "i");
+	env.client_ip = c->client_ip[0] != '\0' ? c->client_ip : NULL;
+	env.client_name = c->client_name;
+	env.helo = c->helo;
+	env.mail_from = c->mail_from;
+	env.auth_user = c->auth_user;
+	if (env.auth_user == NULL)
+		env.auth_user = smfi_getsymval(ctx, "{auth_authen}");
+	env.authserv_id = smfi_getsymval(ctx, "j");
+	env.receiver = env.authserv_id;
+	if ((c->msg = am_msg_new(engine, &env)) == NULL) {
+		log_error("%s: out of memory; message passed unchecked",
+		    env.queue_id != NULL ? env.queue_id : "NOQUEUE");
+		c->broken = 1;
+	}
+	return c->msg;
+}
+
+static sfsistat
+cb_header(SMFICTX *ctx, char *name, char *value)
+{
+	struct conn *c = conn_of(ctx);
+	struct am_msg *m;
+
+	if (c != NULL && (m = msg_of(ctx, c)) != NULL)
+		am_msg_header(m, name, value, strlen(value));
+	return cont(c, SMFIP_NR_HDR);
+}
+
+static sfsistat
+cb_eoh(SMFICTX *ctx)
+{
+	struct conn *c = conn_of(ctx);
+	struct am_msg *m;
+
+	if (c != NULL && (m = msg_of(ctx, c)) != NULL)
+		am_msg_end_headers(m);
+	return cont(c, SMFIP_NR_EOH);
+}
+
+static sfsistat
+cb_body(SMFICTX *ctx, unsigned char *buf, size_t len)
+{
+	struct conn *c = conn_of(ctx);
+
+	if (c != NULL && c->msg != NULL)
+		am_msg_body(c->msg, buf, len);
+	return cont(c, SMFIP_NR_BODY);
+}
+
+/* Apply the verdict's header changes: forged A-R out, ours in at the top. */
+static void
+edit_headers(SMFICTX *ctx, const struct am_verdict *v, const char *qid)
+{
+	size_t i;
+
+	/* From the last to the first, so earlier indexes do not shift. */
+	for (i = v->nar_remove; i > 0; i--)
+		if (smfi_chgheader(ctx, "Authentication-Results",
+		    (int)v->ar_remove[i - 1], NULL) != MI_SUCCESS)
+			log_warnx("%s: could not remove Authentication-Results #%zu",
+			    qid, v->ar_remove[i - 1]);
+	if (v->authres != NULL && smfi_insheader(ctx, 0,
+	    "Authentication-Results", (char *)v->authres) != MI_SUCCESS)
+		log_warnx("%s: could not add Authentication-Results", qid);
+}
+
+/* Turn the verdict's action into the milter reply. */
+static sfsistat
+reply(SMFICTX *ctx, const struct am_verdict *v, const char *qid)
+{
+	switch (v->action) {
+	case AM_ACTION_ACCEPT:
+		return SMFIS_CONTINUE;
+	case AM_ACTION_QUARANTINE:
+		if (smfi_quarantine(ctx, (char *)(v->smtp_text != NULL ?
+		    v->smtp_text : "authmilter policy")) != MI_SUCCESS)
+			log_warnx("%s: quarantine request failed", qid);
+		return SMFIS_CONTINUE;
+	case AM_ACTION_REJECT:
+	case AM_ACTION_TEMPFAIL:
+		if (v->smtp_rcode != NULL && smfi_setreply(ctx,
+		    (char *)v->smtp_rcode, (char *)v->smtp_xcode,
+		    (char *)v->smtp_text) != MI_SUCCESS)
+			log_warnx("%s: could not set the SMTP reply", qid);
+		return v->action == AM_ACTION_REJECT ? SMFIS_REJECT : SMFIS_TEMPFAIL;
+	}
+	return SMFIS_CONTINUE;
+}
+
+static sfsistat
+cb_eom(SMFICTX *ctx)
+{
+	struct conn *c = conn_of(ctx);
+	const struct am_verdict *v;
+	const char *qid;
+	struct am_msg *m;
+	sfsistat r;
+
+	if (c == NULL || (m = msg_of(ctx, c)) == NULL)
+		return SMFIS_CONTINUE;
+	if ((qid = smfi_getsymval(ctx, "i")) == NULL)
+		qid = "NOQUEUE";
+	v = am_msg_finish(m);
+	edit_headers(ctx, v, qid);
+	r = reply(ctx, v, qid);
+	log_info("%s %s", qid, am_buf_str(&v->log));
+	msg_reset(c);
+	return r;
+}
+
+static sfsistat
+cb_abort(SMFICTX *ctx)
+{
+	struct conn *c = conn_of(ctx);
+
+	if (c != NULL)
+		msg_reset(c);
+	return SMFIS_CONTINUE;
+}
+
+static sfsistat
+cb_close(SMFICTX *ctx)
+{
+	struct conn *c = conn_of(ctx);
+
+	if (c == NULL)
+		return SMFIS_CONTINUE;
+	msg_reset(c);
+	free(c->client_name);
+	free(c->helo);
+	free(c);
+	smfi_setpriv(ctx, NULL);
+	return SMFIS_CONTINUE;
+}
+
+static sfsistat
+cb_negotiate(SMFICTX *ctx, unsigned long f0, unsigned long f1,
+    unsigned long f2, unsigned long f3, unsigned long *pf0,
+    unsigned long *pf1, unsigned long *pf2, unsigned long *pf3)
+{
+	unsigned long want = SMFIP_HDR_LEADSPC;
+	struct conn *c;
+
+	(void)f2;
+	(void)f3;
+	*pf0 = f0 & (SMFIF_ADDHDRS | SMFIF_CHGHDRS | SMFIF_QUARANTINE |
+	    SMFIF_SETSYMLIST);
+	/* Steps we never use; skipping them saves a round trip each. */
+	want |= f1 & (SMFIP_NORCPT | SMFIP_NOUNKNOWN | SMFIP_NODATA);
+	/* Replies we never vary: the MTA need not wait for them. */
+	want |= f1 & (SMFIP_NR_HDR | SMFIP_NR_EOH | SMFIP_NR_BODY |
+	    SMFIP_NR_HELO);
+	if ((c = calloc(1, sizeof(*c))) == NULL)
+		return SMFIS_REJECT;
+	c->nr = want & (SMFIP_NR_HDR | SMFIP_NR_EOH | SMFIP_NR_BODY | SMFIP_NR_HELO);
+	smfi_setpriv(ctx, c);
+	if ((f1 & SMFIP_HDR_LEADSPC) == 0)
+		log_warnx("MTA does not offer SMFIP_HDR_LEADSPC: header white space "
+		    "after the colon is lost");
+	*pf1 = want;
+	*pf2 = *pf3 = 0;
+	if ((*pf0 & SMFIF_SETSYMLIST) != 0) {
+		smfi_setsymlist(ctx, SMFIM_CONNECT, "j {client_addr} {daemon_name}");
+		smfi_setsymlist(ctx, SMFIM_ENVFROM, "i {auth_authen} {mail_addr}");
+		smfi_setsymlist(ctx, SMFIM_EOH, "i j {auth_authen}");
+		smfi_setsymlist(ctx, SMFIM_EOM, "i j");
+	}
+	return SMFIS_CONTINUE;
+}
+
+static struct smfiDesc desc = {
+	.xxfi_name = "authmilter",
+	.xxfi_version = SMFI_VERSION,
+	.xxfi_flags = SMFIF_ADDHDRS | SMFIF_CHGHDRS | SMFIF_QUARANTINE,
+	.xxfi_connect = cb_connect,
+	.xxfi_helo = cb_helo,
+	.xxfi_envfrom = cb_envfrom,
+	.xxfi_header = cb_header,
+	.xxfi_eoh = cb_eoh,
+	.xxfi_body = cb_body,
+	.xxfi_eom = cb_eom,
+	.xxfi_abort = cb_abort,
+	.xxfi_close = cb_close,
+	.xxfi_negotiate = cb_negotiate,
+};
+
+struct smfiDesc *
+am_callbacks_desc(void)
+{
+	return &desc;
+}

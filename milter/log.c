@@ -1,0 +1,109 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
+/*
+ * log: the daemon's log, to syslog or standard error. See log.h.
+ *
+ * The settings below are written once by am_log_init() before any thread
+ * starts and only read afterwards.
+ */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <syslog.h>
+#include <time.h>
+
+#include "config.h"
+#include "log.h"
+
+static int log_syslog;
+static int log_level = AM_LOGLEVEL_INFO;
+static const char *log_ident = "authmilter";
+
+/* In the order of SyslogFacility's words in config.c. */
+static const int facilities[] = { LOG_MAIL, LOG_DAEMON, LOG_USER, LOG_LOCAL0,
+	LOG_LOCAL1, LOG_LOCAL2, LOG_LOCAL3, LOG_LOCAL4, LOG_LOCAL5, LOG_LOCAL6,
+	LOG_LOCAL7 };
+
+void
+am_log_init(const char *ident, int use_syslog, int facility, int level)
+{
+	log_ident = ident;
+	log_level = level;
+	log_syslog = use_syslog;
+	if (!use_syslog)
+		return;
+	if (facility < 0 || (size_t)facility >= sizeof(facilities) / sizeof(facilities[0]))
+		facility = 0;
+	openlog(ident, LOG_PID | LOG_NDELAY, facilities[facility]);
+}
+
+void
+am_log_set_level(int level)
+{
+	log_level = level;
+}
+
+int
+am_log_enabled(int level)
+{
+	return level <= log_level;
+}
+
+static void
+vlog(int level, int prio, const char *fmt, va_list ap, const char *err)
+{
+	char msg[4096];
+	static const char *const names[] = { "error", "warning", "info", "debug" };
+	time_t now;
+	struct tm tm;
+	char ts[32];
+
+	if (!am_log_enabled(level))
+		return;
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	if (log_syslog) {
+		if (err != NULL)
+			syslog(prio, "%s: %s", msg, err);
+		else
+			syslog(prio, "%s", msg);
+		return;
+	}
+	now = time(NULL);
+	localtime_r(&now, &tm);
+	strftime(ts, sizeof(ts), "%Y-%m-%dT%H:%M:%S", &tm);
+	fprintf(stderr, "%s %s[%s]: %s%s%s\n", ts, log_ident, names[level], msg,
+	    err != NULL ? ": " : "", err != NULL ? err : "");
+}
+
+#define LOGFN(fn, level, prio, witherr)                         \
+void                                                            \
+fn(const char *fmt, ...)                                        \
+{                                                               \
+	va_list ap;                                             \
+	char ebuf[128];                                         \
+	const char *e = NULL;                                   \
+	if (witherr)                                            \
+		e = strerror_r(errno, ebuf, sizeof(ebuf));      \
+	va_start(ap, fmt);                                      \
+	vlog(level, prio, fmt, ap, e);                          \
+	va_end(ap);                                             \
+}
+
+LOGFN(log_error, AM_LOGLEVEL_ERROR, LOG_ERR, 0)
+LOGFN(log_warn, AM_LOGLEVEL_WARNING, LOG_WARNING, 1)
+LOGFN(log_warnx, AM_LOGLEVEL_WARNING, LOG_WARNING, 0)
+LOGFN(log_info, AM_LOGLEVEL_INFO, LOG_INFO, 0)
+LOGFN(log_debug, AM_LOGLEVEL_DEBUG, LOG_DEBUG, 0)
+
+void
+fatal(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vlog(AM_LOGLEVEL_ERROR, LOG_ERR, fmt, ap, NULL);
+	va_end(ap);
+	exit(1);
+}
