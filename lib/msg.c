@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "authres.h"
+#include "dkim.h"
 #include "hdr.h"
 #include "msg.h"
 #include "net.h"
@@ -35,8 +36,10 @@ struct am_msg {
 	struct am_addr addr;
 	int have_addr;
 	struct am_hdrs hdrs;
+	struct am_dkim *dkim;       /* NULL when DKIMMode is off */
 	size_t ar_seen;             /* A-R fields seen so far */
 	int hdr_overflow;           /* a header cap was hit */
+	int headers_done;
 	int finished;
 	struct am_authres ar;
 	struct am_verdict v;
@@ -91,6 +94,8 @@ bare_address(const char *s)
 	return strndup(s, n);
 }
 
+static const char *skip_reason(const struct am_msg *m);
+
 struct am_msg *
 am_msg_new(struct am_engine *e, const struct am_envelope *env)
 {
@@ -116,6 +121,13 @@ am_msg_new(struct am_engine *e, const struct am_envelope *env)
 	if (m->client_ip != NULL && am_addr_parse(&m->addr, m->client_ip) == 0)
 		m->have_addr = 1;
 	am_hdrs_init(&m->hdrs, e->conf->max_headers, e->conf->max_header_bytes);
+	m->v.skip_reason = skip_reason(m);
+	if (e->conf->dkim_mode && m->v.skip_reason == NULL) {
+		struct am_dkim_conf dc = { e->conf->dkim_min_key_bits,
+		    e->conf->dkim_max_signatures, 0 };
+		if ((m->dkim = am_dkim_new(&dc, e->dns)) == NULL)
+			return am_msg_free(m);
+	}
 	am_buf_init(&m->v.log, 2048);
 	am_spf_response_init(&m->v.spf_mailfrom);
 	am_spf_response_init(&m->v.spf_helo);
@@ -171,15 +183,21 @@ am_msg_header(struct am_msg *m, const char *name, const char *value, size_t vlen
 void
 am_msg_end_headers(struct am_msg *m)
 {
-	(void)m;
+	if (m->headers_done)
+		return;
+	m->headers_done = 1;
+	/* Over the header caps the signed fields may be missing: no verdict. */
+	if (m->dkim != NULL && !m->hdr_overflow)
+		am_dkim_headers(m->dkim, &m->hdrs);
 }
 
 void
 am_msg_body(struct am_msg *m, const void *buf, size_t len)
 {
-	(void)m;
-	(void)buf;
-	(void)len;
+	if (!m->headers_done)
+		am_msg_end_headers(m);
+	if (m->dkim != NULL && !m->hdr_overflow)
+		am_dkim_body(m->dkim, buf, len);
 }
 
 /* The SPF request for this message. */
@@ -239,6 +257,56 @@ run_spf(struct am_msg *m)
 	}
 }
 
+/* Add one dkim= result per signature (RFC 8601 s.2.7.1, RFC 6008). */
+static void
+report_dkim_sig(struct am_msg *m, const struct am_dkim_sig *s)
+{
+	const char *res = am_dkim_result_name(s->result);
+
+	am_authres_method(&m->ar, "dkim", res, s->reason);
+	if (s->domain[0] != '\0')
+		am_authres_prop(&m->ar, "header.d", s->domain);
+	if (s->identity[0] != '\0')
+		am_authres_prop(&m->ar, "header.i", s->identity);
+	if (s->selector[0] != '\0')
+		am_authres_prop(&m->ar, "header.s", s->selector);
+	if (s->algorithm[0] != '\0')
+		am_authres_prop(&m->ar, "header.a", s->algorithm);
+	if (s->b_prefix[0] != '\0')
+		am_authres_prop(&m->ar, "header.b", s->b_prefix);
+	am_buf_printf(&m->v.log, " dkim=%s", res);
+	if (s->reason[0] != '\0')
+		am_buf_printf(&m->v.log, " (%s)", s->reason);
+	am_buf_printf(&m->v.log, " d=%s s=%s b=%s%s", s->domain, s->selector,
+	    s->b_prefix, s->uses_l ? " l=used (unsigned content may follow)" : "");
+}
+
+/* Verify the message's DKIM signatures and report them. */
+static void
+run_dkim(struct am_msg *m)
+{
+	size_t i, n;
+
+	if (m->dkim == NULL)
+		return;
+	if (m->hdr_overflow) {
+		am_authres_method(&m->ar, "dkim", "permerror", "header limits exceeded");
+		am_buf_adds(&m->v.log, " dkim=permerror (header limits exceeded)");
+		return;
+	}
+	if (!m->headers_done)
+		am_msg_end_headers(m);
+	am_dkim_finish(m->dkim);
+	m->v.dkim = m->dkim;
+	if ((n = am_dkim_count(m->dkim)) == 0) {
+		am_authres_method(&m->ar, "dkim", "none", NULL);
+		am_buf_adds(&m->v.log, " dkim=none");
+		return;
+	}
+	for (i = 0; i < n; i++)
+		report_dkim_sig(m, am_dkim_sig(m->dkim, i));
+}
+
 /* Mail that is not judged: trusted networks, authenticated submitters. */
 static const char *
 skip_reason(const struct am_msg *m)
@@ -259,7 +327,7 @@ am_msg_finish(struct am_msg *m)
 		return &m->v;
 	m->finished = 1;
 	m->v.action = AM_ACTION_ACCEPT;
-	if ((m->v.skip_reason = skip_reason(m)) != NULL) {
+	if (m->v.skip_reason != NULL) {
 		m->v.judged = 0;
 		am_buf_printf(&m->v.log, "not judged (%s) client=%s",
 		    m->v.skip_reason, m->client_ip != NULL ? m->client_ip : "unknown");
@@ -269,6 +337,7 @@ am_msg_finish(struct am_msg *m)
 		    m->client_ip != NULL ? m->client_ip : "unknown");
 		am_authres_begin(&m->ar, m->authserv_id);
 		run_spf(m);
+		run_dkim(m);
 		m->v.authres = am_authres_end(&m->ar);
 	}
 	if (m->v.nar_remove > 0)
@@ -290,6 +359,7 @@ am_msg_free(struct am_msg *m)
 	free(m->authserv_id);
 	free(m->receiver);
 	am_hdrs_release(&m->hdrs);
+	am_dkim_free(m->dkim);
 	if (m->v.authres != NULL)
 		am_authres_release(&m->ar);
 	free(m->v.ar_remove);

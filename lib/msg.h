@@ -23,6 +23,7 @@
 
 #include "buf.h"
 #include "config.h"
+#include "dkim.h"
 #include "dns.h"
 #include "spf.h"
 
@@ -67,6 +68,8 @@ struct am_verdict {
 	struct am_spf_response spf_mailfrom; /* valid when spf_mailfrom_done */
 	struct am_spf_response spf_helo;     /* valid when spf_helo_done */
 	int spf_mailfrom_done, spf_helo_done;
+	const struct am_dkim *dkim; /* per-signature verdicts (am_dkim_count,
+	                               am_dkim_sig); NULL when not verified */
 	struct am_buf log;          /* one-line summary without the queue id */
 };
 

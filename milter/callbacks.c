@@ -33,6 +33,8 @@ struct conn {
 	struct am_msg *msg;
 	int broken;             /* out of memory: pass messages unjudged */
 	unsigned long nr;       /* SMFIP_NR_* steps the MTA agreed to */
+	int leadspc;            /* SMFIP_HDR_LEADSPC agreed: values carry
+	                           the space after the colon, both ways */
 };
 
 void
@@ -177,8 +179,10 @@ cb_body(SMFICTX *ctx, unsigned char *buf, size_t len)
 
 /* Apply the verdict's header changes: forged A-R out, ours in at the top. */
 static void
-edit_headers(SMFICTX *ctx, const struct am_verdict *v, const char *qid)
+edit_headers(SMFICTX *ctx, const struct conn *c, const struct am_verdict *v,
+    const char *qid)
 {
+	char *value;
 	size_t i;
 
 	/* From the last to the first, so earlier indexes do not shift. */
@@ -187,9 +191,16 @@ edit_headers(SMFICTX *ctx, const struct am_verdict *v, const char *qid)
 		    (int)v->ar_remove[i - 1], NULL) != MI_SUCCESS)
 			log_warnx("%s: could not remove Authentication-Results #%zu",
 			    qid, v->ar_remove[i - 1]);
-	if (v->authres != NULL && smfi_insheader(ctx, 0,
-	    "Authentication-Results", (char *)v->authres) != MI_SUCCESS)
+	if (v->authres == NULL)
+		return;
+	/* With SMFIP_HDR_LEADSPC the MTA copies our value verbatim after the colon. */
+	if (asprintf(&value, "%s%s", c->leadspc ? " " : "", v->authres) < 0) {
+		log_error("%s: out of memory adding Authentication-Results", qid);
+		return;
+	}
+	if (smfi_insheader(ctx, 0, "Authentication-Results", value) != MI_SUCCESS)
 		log_warnx("%s: could not add Authentication-Results", qid);
+	free(value);
 }
 
 /* Turn the verdict's action into the milter reply. */
@@ -229,7 +240,7 @@ cb_eom(SMFICTX *ctx)
 	if ((qid = smfi_getsymval(ctx, "i")) == NULL)
 		qid = "NOQUEUE";
 	v = am_msg_finish(m);
-	edit_headers(ctx, v, qid);
+	edit_headers(ctx, c, v, qid);
 	r = reply(ctx, v, qid);
 	log_info("%s %s", qid, am_buf_str(&v->log));
 	msg_reset(c);
@@ -266,7 +277,7 @@ cb_negotiate(SMFICTX *ctx, unsigned long f0, unsigned long f1,
     unsigned long f2, unsigned long f3, unsigned long *pf0,
     unsigned long *pf1, unsigned long *pf2, unsigned long *pf3)
 {
-	unsigned long want = SMFIP_HDR_LEADSPC;
+	unsigned long want = f1 & SMFIP_HDR_LEADSPC;
 	struct conn *c;
 
 	(void)f2;
@@ -281,6 +292,7 @@ cb_negotiate(SMFICTX *ctx, unsigned long f0, unsigned long f1,
 	if ((c = calloc(1, sizeof(*c))) == NULL)
 		return SMFIS_REJECT;
 	c->nr = want & (SMFIP_NR_HDR | SMFIP_NR_EOH | SMFIP_NR_BODY | SMFIP_NR_HELO);
+	c->leadspc = (f1 & SMFIP_HDR_LEADSPC) != 0;
 	smfi_setpriv(ctx, c);
 	if ((f1 & SMFIP_HDR_LEADSPC) == 0)
 		log_warnx("MTA does not offer SMFIP_HDR_LEADSPC: header white space "
