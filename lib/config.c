@@ -14,6 +14,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "amconfig.h"
 #include "config.h"
 
 #define OFF(f) offsetof(struct am_config, f)
@@ -22,6 +23,7 @@ static const char *const bool_words[] = { "no", "yes", NULL };
 static const char *const spf_words[] = { "off", "mailfrom", "helo+mailfrom", NULL };
 static const char *const log_words[] = { "error", "warning", "info", "debug", NULL };
 static const char *const onoff_words[] = { "off", "on", NULL };
+static const char *const dmarc_words[] = { "off", "rfc9989", "rfc7489", NULL };
 static const char *const facility_words[] = { "mail", "daemon", "user", "local0",
 	"local1", "local2", "local3", "local4", "local5", "local6", "local7", NULL };
 
@@ -46,6 +48,14 @@ static const struct am_conf_opt options[] = {
 	{ "DKIMMode", AM_CONF_ENUM, "on", OFF(dkim_mode), onoff_words, 0, 0 },
 	{ "DKIMMinKeyBits", AM_CONF_UINT, "1024", OFF(dkim_min_key_bits), NULL, 512, 16384 },
 	{ "DKIMMaxSignatures", AM_CONF_UINT, "10", OFF(dkim_max_signatures), NULL, 1, 100 },
+	{ "DMARCMode", AM_CONF_ENUM, "rfc9989", OFF(dmarc_mode), dmarc_words, 0, 0 },
+	{ "DMARCEnforce", AM_CONF_BOOL, "no", OFF(dmarc_enforce), bool_words, 0, 0 },
+	{ "DMARCRejectText", AM_CONF_STRING, "Rejected by the DMARC policy of %d", OFF(dmarc_reject_text), NULL, 0, 0 },
+	{ "DMARCRejectMultiFrom", AM_CONF_BOOL, "yes", OFF(dmarc_reject_multi_from), bool_words, 0, 0 },
+	{ "DMARCTrustedForwarders", AM_CONF_HOSTLIST, "", OFF(dmarc_trusted_forwarders), NULL, 0, 0 },
+	{ "DMARCIgnoreDomains", AM_CONF_STRLIST, "", OFF(dmarc_ignore_domains), NULL, 0, 0 },
+	{ "TempFailOnDNSError", AM_CONF_BOOL, "no", OFF(tempfail_on_dns_error), bool_words, 0, 0 },
+	{ "PublicSuffixList", AM_CONF_PATH, AM_DEFAULT_PSL, OFF(public_suffix_list), NULL, 0, 0 },
 	{ NULL, 0, NULL, 0, NULL, 0, 0 },
 };
 
@@ -88,6 +98,86 @@ strlist_parse(struct am_strlist *l, const char *s)
 		l->n++;
 		s += n;
 	}
+	return 0;
+}
+
+/* 1 when s looks like a host name: letters, digits, '-', '.', '_'. */
+static int
+is_hostname(const char *s)
+{
+	if (*s == '\0' || strlen(s) > 253)
+		return 0;
+	for (; *s != '\0'; s++)
+		if (!isalnum((unsigned char)*s) && strchr("-._", *s) == NULL)
+			return 0;
+	return 1;
+}
+
+static void
+hostlist_clear(struct am_hostlist *l)
+{
+	am_cidrlist_clear(&l->nets);
+	strlist_clear(&l->names);
+}
+
+/* Items that parse as addresses/networks are networks, the rest names. */
+static int
+hostlist_parse(struct am_hostlist *l, const char *s, struct am_buf *why)
+{
+	struct am_strlist items = { NULL, 0 };
+	struct am_cidr c;
+	size_t i, j;
+	char **v;
+	int r = 0;
+
+	hostlist_clear(l);
+	if (strlist_parse(&items, s) != 0) {
+		am_buf_setf(why, "out of memory");
+		return -1;
+	}
+	for (i = 0; i < items.n && r == 0; i++) {
+		const char *it = items.v[i];
+		if (strchr(it, '/') != NULL || strchr(it, ':') != NULL ||
+		    am_cidr_parse(&c, it, NULL) == 0) {
+			r = am_cidrlist_parse(&l->nets, it, why);
+		} else if (!is_hostname(it)) {
+			am_buf_setf(why, "\"%s\" is neither an address nor a host name", it);
+			r = -1;
+		} else if ((v = realloc(l->names.v, (l->names.n + 1) * sizeof(*v))) != NULL) {
+			l->names.v = v;
+			l->names.v[l->names.n] = strdup(it);
+			for (j = 0; l->names.v[l->names.n] != NULL && l->names.v[l->names.n][j]; j++)
+				l->names.v[l->names.n][j] = (char)tolower((unsigned char)it[j]);
+			l->names.n++;
+		}
+	}
+	strlist_clear(&items);
+	return r;
+}
+
+int
+am_hostlist_match(const struct am_hostlist *l, const struct am_addr *a,
+    const char *name)
+{
+	size_t i;
+
+	if (a != NULL && am_cidrlist_match(&l->nets, a))
+		return 1;
+	if (name != NULL)
+		for (i = 0; i < l->names.n; i++)
+			if (strcasecmp(l->names.v[i], name) == 0)
+				return 1;
+	return 0;
+}
+
+int
+am_strlist_has(const struct am_strlist *l, const char *domain)
+{
+	size_t i;
+
+	for (i = 0; i < l->n; i++)
+		if (strcasecmp(l->v[i], domain) == 0)
+			return 1;
 	return 0;
 }
 
@@ -269,6 +359,8 @@ store(struct am_config *c, const struct am_conf_opt *o, const char *value,
 	case AM_CONF_CIDRLIST:
 		am_cidrlist_clear(field);
 		return am_cidrlist_parse(field, value, why);
+	case AM_CONF_HOSTLIST:
+		return hostlist_parse(field, value, why);
 	}
 	return -1;
 nomem:
@@ -300,7 +392,8 @@ am_config_set(struct am_config *c, const char *keyword, const char *value,
 		return -1;
 	}
 	if (*value == '\0' && o->type != AM_CONF_STRING && o->type != AM_CONF_PATH &&
-	    o->type != AM_CONF_STRLIST && o->type != AM_CONF_CIDRLIST) {
+	    o->type != AM_CONF_STRLIST && o->type != AM_CONF_CIDRLIST &&
+	    o->type != AM_CONF_HOSTLIST) {
 		am_buf_setf(why, "%s:%u: %s: missing value", file, line, o->name);
 		return -1;
 	}
@@ -425,6 +518,8 @@ am_config_free(struct am_config *c)
 			strlist_clear(field);
 		else if (o->type == AM_CONF_CIDRLIST)
 			am_cidrlist_clear(field);
+		else if (o->type == AM_CONF_HOSTLIST)
+			hostlist_clear(field);
 	}
 	free(c->path);
 	free(c);
@@ -438,6 +533,7 @@ dump_value(const struct am_config *c, const struct am_conf_opt *o, struct am_buf
 	const void *field = (const char *)c + o->off;
 	const struct am_strlist *sl;
 	const struct am_cidrlist *cl;
+	const struct am_hostlist *hl;
 	char a[64];
 	size_t i;
 
@@ -467,6 +563,14 @@ dump_value(const struct am_config *c, const struct am_conf_opt *o, struct am_buf
 		for (i = 0; i < cl->n; i++)
 			am_buf_printf(out, "%s%s/%d", i ? ", " : "",
 			    am_addr_format(&cl->v[i].addr, a, sizeof(a)), cl->v[i].prefix);
+		break;
+	case AM_CONF_HOSTLIST:
+		hl = field;
+		for (i = 0; i < hl->nets.n; i++)
+			am_buf_printf(out, "%s%s/%d", i ? ", " : "",
+			    am_addr_format(&hl->nets.v[i].addr, a, sizeof(a)), hl->nets.v[i].prefix);
+		for (i = 0; i < hl->names.n; i++)
+			am_buf_printf(out, "%s%s", i || hl->nets.n ? ", " : "", hl->names.v[i]);
 		break;
 	}
 }

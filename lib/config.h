@@ -36,6 +36,7 @@ enum am_conf_type {
 	AM_CONF_SOCKET,    /* unix:/path, local:/path, inet:port[@host],
 	                      inet6:port[@host] */
 	AM_CONF_PATH,      /* a file name (absolute, or relative to cwd) */
+	AM_CONF_HOSTLIST,  /* IP addresses, networks and host names */
 };
 
 struct am_strlist {
@@ -43,6 +44,13 @@ struct am_strlist {
 	size_t n;
 };
 
+/* Addresses/networks and host names, as DMARCTrustedForwarders takes. */
+struct am_hostlist {
+	struct am_cidrlist nets;
+	struct am_strlist names;    /* lower case */
+};
+
+enum am_dmarc_mode { AM_DMARCMODE_OFF, AM_DMARCMODE_RFC9989, AM_DMARCMODE_RFC7489 };
 enum am_spf_mode { AM_SPFMODE_OFF, AM_SPFMODE_MAILFROM, AM_SPFMODE_HELO_MAILFROM };
 enum am_log_level { AM_LOGLEVEL_ERROR, AM_LOGLEVEL_WARNING, AM_LOGLEVEL_INFO,
 	AM_LOGLEVEL_DEBUG };
@@ -76,7 +84,22 @@ struct am_config {
 	int dkim_mode;
 	unsigned dkim_min_key_bits;
 	unsigned dkim_max_signatures;
+	/* dmarc */
+	int dmarc_mode;             /* enum am_dmarc_mode */
+	int dmarc_enforce;
+	char *dmarc_reject_text;    /* %d: the From domain */
+	int dmarc_reject_multi_from;
+	struct am_hostlist dmarc_trusted_forwarders;
+	struct am_strlist dmarc_ignore_domains;  /* lower case */
+	int tempfail_on_dns_error;
+	char *public_suffix_list;
 };
+
+/* 1 when the list names the address (if given) or the host name. */
+int am_hostlist_match(const struct am_hostlist *l, const struct am_addr *a,
+    const char *name);
+/* 1 when domain (any case) is in the list. */
+int am_strlist_has(const struct am_strlist *l, const char *domain);
 
 /* One row of the option table (exposed for the documentation test). */
 struct am_conf_opt {

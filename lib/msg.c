@@ -12,6 +12,7 @@
 #include <sys/socket.h>
 
 #include <ctype.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -19,6 +20,10 @@
 
 #include "authres.h"
 #include "dkim.h"
+#include "dmarc.h"
+#include "from.h"
+#include "policy.h"
+#include "psl.h"
 #include "hdr.h"
 #include "msg.h"
 #include "net.h"
@@ -26,6 +31,8 @@
 struct am_engine {
 	const struct am_config *conf;
 	struct am_dns *dns;
+	struct am_psl *psl;         /* RFC 7489 mode only; read-only */
+	struct am_dmarc_conf dmarc;
 	char hostname[256];
 };
 
@@ -42,6 +49,11 @@ struct am_msg {
 	int headers_done;
 	int finished;
 	struct am_authres ar;
+	struct am_from from;
+	struct am_dmarc_response dmarc;
+	int dmarc_done;
+	int dkim_temperror;
+	struct am_policy_out pol;
 	struct am_verdict v;
 };
 
@@ -56,6 +68,21 @@ am_engine_new(const struct am_config *conf, struct am_dns *dns, struct am_buf *w
 	}
 	e->conf = conf;
 	e->dns = dns;
+	if (conf->dmarc_mode == AM_DMARCMODE_RFC7489) {
+		struct am_buf pwhy = AM_BUF_INIT(512);
+		e->psl = am_psl_load(conf->public_suffix_list, AM_PSL_ALL, &pwhy);
+		if (e->psl == NULL) {
+			am_buf_setf(why, "PublicSuffixList %s: %s", conf->public_suffix_list,
+			    am_buf_str(&pwhy));
+			am_buf_release(&pwhy);
+			free(e);
+			return NULL;
+		}
+		am_buf_release(&pwhy);
+	}
+	e->dmarc.mode = conf->dmarc_mode == AM_DMARCMODE_RFC7489 ?
+	    AM_DMARC_RFC7489 : AM_DMARC_RFC9989;
+	e->dmarc.psl = e->psl;
 	if (gethostname(e->hostname, sizeof(e->hostname) - 1) != 0)
 		strcpy(e->hostname, "localhost");
 	return e;
@@ -64,6 +91,9 @@ am_engine_new(const struct am_config *conf, struct am_dns *dns, struct am_buf *w
 struct am_engine *
 am_engine_free(struct am_engine *e)
 {
+	if (e == NULL)
+		return NULL;
+	am_psl_free(e->psl);
 	free(e);
 	return NULL;
 }
@@ -131,6 +161,8 @@ am_msg_new(struct am_engine *e, const struct am_envelope *env)
 	am_buf_init(&m->v.log, 2048);
 	am_spf_response_init(&m->v.spf_mailfrom);
 	am_spf_response_init(&m->v.spf_helo);
+	am_dmarc_response_init(&m->dmarc);
+	am_policy_out_init(&m->pol);
 	m->v.authserv_id = m->authserv_id;
 	return m;
 }
@@ -307,6 +339,127 @@ run_dkim(struct am_msg *m)
 		report_dkim_sig(m, am_dkim_sig(m->dkim, i));
 }
 
+/* The DKIM verdicts as DMARC wants them (at most AM_DMARC_DKIM_MAX). */
+static size_t
+dmarc_dkim_input(const struct am_msg *m, struct am_dmarc_dkim *v, int *temperror)
+{
+	size_t i, n = m->v.dkim != NULL ? am_dkim_count(m->v.dkim) : 0;
+
+	*temperror = 0;
+	if (n > AM_DMARC_DKIM_MAX)
+		n = AM_DMARC_DKIM_MAX;
+	for (i = 0; i < n; i++) {
+		const struct am_dkim_sig *s = am_dkim_sig(m->v.dkim, i);
+		v[i].pass = s->result == AM_DKIM_PASS;
+		v[i].domain = s->domain;
+		if (s->result == AM_DKIM_TEMPERROR)
+			*temperror = 1;
+	}
+	return n;
+}
+
+/* The comment of the dmarc= result: policy properties, as large receivers write. */
+static void
+dmarc_comment(const struct am_dmarc_response *d, struct am_buf *c)
+{
+	if (d->have_record) {
+		am_buf_printf(c, "p=%s", am_dmarc_policy_name(d->rec.p));
+		if (d->rec.sp != AM_DMARC_P_UNSET)
+			am_buf_printf(c, " sp=%s", am_dmarc_policy_name(d->rec.sp));
+		if (d->rec.np != AM_DMARC_P_UNSET)
+			am_buf_printf(c, " np=%s", am_dmarc_policy_name(d->rec.np));
+		am_buf_printf(c, " dis=%s", am_dmarc_policy_name(
+		    d->disposition == AM_DMARC_P_UNSET ? AM_DMARC_P_NONE : d->disposition));
+		if (d->override != AM_DMARC_OVR_NONE)
+			am_buf_printf(c, " reason=%s", am_dmarc_override_name(d->override));
+	}
+	if (d->result != AM_DMARC_PASS && d->why.len > 0)
+		am_buf_printf(c, "%s%s", c->len ? "; " : "", am_buf_str(&d->why));
+}
+
+/* Add the dmarc= result to the header and the log line. */
+static void
+report_dmarc(struct am_msg *m)
+{
+	const struct am_dmarc_response *d = &m->dmarc;
+	struct am_buf c = AM_BUF_INIT(512);
+	const char *res = am_dmarc_result_name(d->result);
+
+	dmarc_comment(d, &c);
+	am_authres_method(&m->ar, "dmarc", res, am_buf_str(&c));
+	if (d->from_domain[0] != '\0')
+		am_authres_prop(&m->ar, "header.from", d->from_domain);
+	if (d->result == AM_DMARC_FAIL && d->have_record)
+		am_authres_prop(&m->ar, "policy.dmarc", am_dmarc_policy_name(
+		    d->disposition == AM_DMARC_P_UNSET ? AM_DMARC_P_NONE : d->disposition));
+	am_buf_printf(&m->v.log, " dmarc=%s (%s) from=%s", res, am_buf_str(&c),
+	    d->from_domain[0] != '\0' ? d->from_domain : "-");
+	am_buf_release(&c);
+}
+
+/* Evaluate DMARC for the message's From domain. */
+static void
+run_dmarc(struct am_msg *m)
+{
+	struct am_dmarc_dkim dk[AM_DMARC_DKIM_MAX];
+	struct am_dmarc_input in;
+	struct am_buf why = AM_BUF_INIT(256);
+	int dkim_temp;
+
+	if (m->e->conf->dmarc_mode == AM_DMARCMODE_OFF)
+		return;
+	memset(&in, 0, sizeof(in));
+	if (m->hdr_overflow)
+		in.from_status = AM_FROM_BAD;
+	else
+		in.from_status = am_from_parse_hdrs(&m->hdrs, &m->from, &why);
+	if (in.from_status == AM_FROM_ONE || in.from_status == AM_FROM_MULTI_SAME)
+		in.from_domain = m->from.domain[0];
+	in.spf = AM_SPF_NONE;
+	if (m->v.spf_mailfrom_done) {
+		in.spf = m->v.spf_mailfrom.result;
+		in.spf_domain = m->v.spf_mailfrom.domain;
+	}
+	in.ndkim = dmarc_dkim_input(m, dk, &dkim_temp);
+	in.dkim = dk;
+	in.sample = arc4random_uniform(100);
+	am_dmarc_eval(&m->e->dmarc, m->e->dns, &in, &m->dmarc);
+	if (m->hdr_overflow)
+		am_buf_setf(&m->dmarc.why, "header limits exceeded");
+	else if (m->dmarc.why.len == 0 && why.len > 0)
+		am_buf_setf(&m->dmarc.why, "%s", am_buf_str(&why));
+	m->dmarc_done = 1;
+	m->from.status = in.from_status;
+	m->dkim_temperror = dkim_temp;
+	am_buf_release(&why);
+}
+
+/* Apply the configuration's policy to the results. */
+static void
+run_policy(struct am_msg *m)
+{
+	struct am_policy_in in;
+
+	memset(&in, 0, sizeof(in));
+	in.conf = m->e->conf;
+	in.client = m->have_addr ? &m->addr : NULL;
+	in.helo = m->helo;
+	in.from_status = m->dmarc_done ? m->from.status : AM_FROM_ONE;
+	in.dmarc_done = m->dmarc_done;
+	in.spf_temperror = m->v.spf_mailfrom_done &&
+	    m->v.spf_mailfrom.result == AM_SPF_TEMPERROR;
+	in.dkim_temperror = m->dkim_temperror;
+	am_policy_decide(&in, &m->dmarc, &m->pol);
+	m->v.action = m->pol.action;
+	m->v.smtp_rcode = m->pol.rcode;
+	m->v.smtp_xcode = m->pol.xcode;
+	m->v.smtp_text = m->pol.text.len ? am_buf_str(&m->pol.text) : NULL;
+	if (m->dmarc_done)
+		report_dmarc(m);
+	if (m->pol.reason[0] != '\0')
+		am_buf_printf(&m->v.log, " policy=\"%s\"", m->pol.reason);
+}
+
 /* Mail that is not judged: trusted networks, authenticated submitters. */
 static const char *
 skip_reason(const struct am_msg *m)
@@ -338,6 +491,8 @@ am_msg_finish(struct am_msg *m)
 		am_authres_begin(&m->ar, m->authserv_id);
 		run_spf(m);
 		run_dkim(m);
+		run_dmarc(m);
+		run_policy(m);
 		m->v.authres = am_authres_end(&m->ar);
 	}
 	if (m->v.nar_remove > 0)
@@ -365,6 +520,8 @@ am_msg_free(struct am_msg *m)
 	free(m->v.ar_remove);
 	am_spf_response_release(&m->v.spf_mailfrom);
 	am_spf_response_release(&m->v.spf_helo);
+	am_dmarc_response_release(&m->dmarc);
+	am_policy_out_release(&m->pol);
 	am_buf_release(&m->v.log);
 	free(m);
 	return NULL;

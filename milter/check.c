@@ -138,6 +138,13 @@ print_verdict(const struct am_verdict *v)
 		printf("# not judged: %s\n", v->skip_reason);
 	if (v->authres != NULL)
 		printf("Authentication-Results: %s\n", v->authres);
+	printf("action: %s", am_action_name(v->action));
+	if (v->smtp_rcode != NULL)
+		printf(" %s %s %s", v->smtp_rcode, v->smtp_xcode,
+		    v->smtp_text != NULL ? v->smtp_text : "");
+	else if (v->action == AM_ACTION_QUARANTINE && v->smtp_text != NULL)
+		printf(" (%s)", v->smtp_text);
+	printf("\n");
 }
 
 int

@@ -1,0 +1,132 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
+/*
+ * policy: results + configuration -> what happens to the message.
+ * See policy.h for the order of decisions.
+ */
+#include <string.h>
+
+#include "msg.h"
+#include "policy.h"
+
+void
+am_policy_out_init(struct am_policy_out *o)
+{
+	memset(o, 0, sizeof(*o));
+	o->action = AM_ACTION_ACCEPT;
+	am_buf_init(&o->text, 512);
+	o->reason = "";
+}
+
+void
+am_policy_out_release(struct am_policy_out *o)
+{
+	am_buf_release(&o->text);
+}
+
+/* The reject text with %d replaced by the domain and %% by %. */
+static void
+reject_text(struct am_buf *out, const char *tmpl, const char *domain)
+{
+	const char *p;
+
+	for (p = tmpl; *p != '\0'; p++) {
+		if (p[0] == '%' && p[1] == 'd') {
+			am_buf_adds(out, domain);
+			p++;
+		} else if (p[0] == '%' && p[1] == '%') {
+			am_buf_addc(out, '%');
+			p++;
+		} else
+			am_buf_addc(out, (unsigned char)*p);
+	}
+}
+
+static void
+set_reply(struct am_policy_out *o, int action, const char *rcode,
+    const char *xcode, const char *reason)
+{
+	o->action = action;
+	o->rcode = rcode;
+	o->xcode = xcode;
+	o->reason = reason;
+}
+
+/* The local override that applies to a failing message, if any. */
+static enum am_dmarc_override
+local_override(const struct am_policy_in *in, const struct am_dmarc_response *d)
+{
+	const struct am_config *c = in->conf;
+
+	if (am_hostlist_match(&c->dmarc_trusted_forwarders, in->client, in->helo))
+		return AM_DMARC_OVR_TRUSTED_FORWARDER;
+	if (am_strlist_has(&c->dmarc_ignore_domains, d->from_domain) ||
+	    (d->org_domain[0] != '\0' &&
+	    am_strlist_has(&c->dmarc_ignore_domains, d->org_domain)))
+		return AM_DMARC_OVR_LOCAL_POLICY;
+	return AM_DMARC_OVR_NONE;
+}
+
+/* Step 4 of policy.h: a failing message with a reject/quarantine policy. */
+static void
+decide_fail(const struct am_policy_in *in, struct am_dmarc_response *d,
+    struct am_policy_out *o)
+{
+	enum am_dmarc_override ovr;
+
+	if (d->disposition != AM_DMARC_P_REJECT &&
+	    d->disposition != AM_DMARC_P_QUARANTINE)
+		return;
+	if ((ovr = local_override(in, d)) != AM_DMARC_OVR_NONE) {
+		am_dmarc_override(d, ovr, AM_DMARC_P_NONE);
+		o->reason = am_dmarc_override_name(ovr);
+		return;
+	}
+	if (!in->conf->dmarc_enforce) {
+		o->reason = "DMARCEnforce off";
+		return;
+	}
+	if (d->disposition == AM_DMARC_P_QUARANTINE) {
+		set_reply(o, AM_ACTION_QUARANTINE, NULL, NULL, "dmarc quarantine");
+		am_buf_printf(&o->text, "DMARC policy of %s: quarantine", d->from_domain);
+		return;
+	}
+	set_reply(o, AM_ACTION_REJECT, "550", "5.7.1", "dmarc reject");
+	reject_text(&o->text, in->conf->dmarc_reject_text, d->from_domain);
+}
+
+void
+am_policy_decide(const struct am_policy_in *in, struct am_dmarc_response *d,
+    struct am_policy_out *o)
+{
+	const struct am_config *c = in->conf;
+	int ambiguous;
+
+	ambiguous = in->from_status == AM_FROM_MULTI_DIFF ||
+	    in->from_status == AM_FROM_BAD;
+	if (ambiguous && c->dmarc_reject_multi_from) {
+		if (!c->dmarc_enforce) {
+			o->reason = "ambiguous From (DMARCEnforce off)";
+			return;
+		}
+		set_reply(o, AM_ACTION_REJECT, "550", "5.7.1", "ambiguous From");
+		am_buf_adds(&o->text, "Message rejected: the From header field must name exactly one author domain");
+		return;
+	}
+	if (!in->dmarc_done)
+		return;
+	if (d->result == AM_DMARC_TEMPERROR || (d->result == AM_DMARC_FAIL &&
+	    (in->spf_temperror || in->dkim_temperror))) {
+		if (c->tempfail_on_dns_error && c->dmarc_enforce) {
+			set_reply(o, AM_ACTION_TEMPFAIL, "451", "4.7.1", "dns temperror");
+			am_buf_printf(&o->text, "Temporary DNS failure evaluating DMARC for %s; "
+			    "try again later", d->from_domain);
+			return;
+		}
+		if (d->result == AM_DMARC_TEMPERROR) {
+			o->reason = "dmarc temperror";
+			return;
+		}
+	}
+	if (d->result == AM_DMARC_FAIL)
+		decide_fail(in, d, o);
+}
