@@ -40,6 +40,7 @@ static const struct am_conf_opt options[] = {
 	{ "DNSTimeout", AM_CONF_DURATION, "5s", OFF(dns_timeout_ms), NULL, 100, 60000 },
 	{ "DNSRetries", AM_CONF_UINT, "2", OFF(dns_retries), NULL, 1, 10 },
 	{ "DNSCacheSize", AM_CONF_UINT, "10000", OFF(dns_cache_size), NULL, 0, 10000000 },
+	{ "LookupThreads", AM_CONF_UINT, "8", OFF(lookup_threads), NULL, 0, 256 },
 	{ "TrustedNetworks", AM_CONF_CIDRLIST, "127.0.0.1/32, ::1/128", OFF(trusted_networks), NULL, 0, 0 },
 	{ "SkipAuthenticated", AM_CONF_BOOL, "yes", OFF(skip_authenticated), bool_words, 0, 0 },
 	{ "MaxHeaders", AM_CONF_UINT, "1000", OFF(max_headers), NULL, 10, 100000 },

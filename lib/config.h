@@ -72,6 +72,7 @@ struct am_config {
 	unsigned dns_timeout_ms;
 	unsigned dns_retries;
 	unsigned dns_cache_size;
+	unsigned lookup_threads;
 	/* who is judged */
 	struct am_cidrlist trusted_networks;
 	int skip_authenticated;

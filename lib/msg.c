@@ -25,6 +25,7 @@
 #include "policy.h"
 #include "psl.h"
 #include "hdr.h"
+#include "jobs.h"
 #include "msg.h"
 #include "net.h"
 
@@ -33,8 +34,12 @@ struct am_engine {
 	struct am_dns *dns;
 	struct am_psl *psl;         /* RFC 7489 mode only; read-only */
 	struct am_dmarc_conf dmarc;
+	struct am_jobs *jobs;       /* early lookups (LookupThreads) */
 	char hostname[256];
 };
+
+/* Names whose records are fetched at end of header, ahead of need. */
+#define PREFETCH_MAX 12
 
 struct am_msg {
 	struct am_engine *e;
@@ -53,6 +58,12 @@ struct am_msg {
 	struct am_dmarc_response dmarc;
 	int dmarc_done;
 	int dkim_temperror;
+	int from_parsed;
+	struct am_buf from_why;
+	struct am_job spf_job, prefetch_job;
+	char *prefetch[PREFETCH_MAX];   /* "sel._domainkey.d" TXT names */
+	size_t nprefetch;
+	char *prefetch_from;            /* From domain for DMARC discovery */
 	struct am_policy_out pol;
 	struct am_verdict v;
 };
@@ -83,6 +94,12 @@ am_engine_new(const struct am_config *conf, struct am_dns *dns, struct am_buf *w
 	e->dmarc.mode = conf->dmarc_mode == AM_DMARCMODE_RFC7489 ?
 	    AM_DMARC_RFC7489 : AM_DMARC_RFC9989;
 	e->dmarc.psl = e->psl;
+	if ((e->jobs = am_jobs_new(conf->lookup_threads)) == NULL) {
+		am_buf_setf(why, "cannot start %u lookup threads", conf->lookup_threads);
+		am_psl_free(e->psl);
+		free(e);
+		return NULL;
+	}
 	if (gethostname(e->hostname, sizeof(e->hostname) - 1) != 0)
 		strcpy(e->hostname, "localhost");
 	return e;
@@ -93,6 +110,7 @@ am_engine_free(struct am_engine *e)
 {
 	if (e == NULL)
 		return NULL;
+	am_jobs_free(e->jobs);
 	am_psl_free(e->psl);
 	free(e);
 	return NULL;
@@ -125,6 +143,8 @@ bare_address(const char *s)
 }
 
 static const char *skip_reason(const struct am_msg *m);
+static int spf_wanted(const struct am_msg *m);
+static void spf_job(void *arg);
 
 struct am_msg *
 am_msg_new(struct am_engine *e, const struct am_envelope *env)
@@ -150,6 +170,7 @@ am_msg_new(struct am_engine *e, const struct am_envelope *env)
 		return am_msg_free(m);
 	if (m->client_ip != NULL && am_addr_parse(&m->addr, m->client_ip) == 0)
 		m->have_addr = 1;
+	am_buf_init(&m->from_why, 256);
 	am_hdrs_init(&m->hdrs, e->conf->max_headers, e->conf->max_header_bytes);
 	m->v.skip_reason = skip_reason(m);
 	if (e->conf->dkim_mode && m->v.skip_reason == NULL) {
@@ -164,6 +185,9 @@ am_msg_new(struct am_engine *e, const struct am_envelope *env)
 	am_dmarc_response_init(&m->dmarc);
 	am_policy_out_init(&m->pol);
 	m->v.authserv_id = m->authserv_id;
+	/* SPF needs only the envelope: start it now, it overlaps the DATA phase. */
+	if (spf_wanted(m))
+		am_jobs_submit(m->e->jobs, &m->spf_job, spf_job, m);
 	return m;
 }
 
@@ -212,6 +236,74 @@ am_msg_header(struct am_msg *m, const char *name, const char *value, size_t vlen
 		m->hdr_overflow = 1;
 }
 
+/* The prefetch job: key and policy records into the shared cache. */
+static void
+prefetch_job(void *arg)
+{
+	struct am_msg *m = arg;
+	struct am_dns_answer *a;
+	char name[AM_DNS_NAME_MAX + 16], org[AM_DNS_NAME_MAX + 1];
+	unsigned q = 0;
+	size_t i;
+
+	for (i = 0; i < m->nprefetch; i++) {
+		a = NULL;
+		(void)am_dns_query(m->e->dns, m->prefetch[i], AM_DNS_T_TXT, &a, NULL);
+		am_dns_answer_free(a);
+	}
+	if (m->prefetch_from == NULL)
+		return;
+	a = NULL;
+	snprintf(name, sizeof(name), "_dmarc.%s", m->prefetch_from);
+	(void)am_dns_query(m->e->dns, name, AM_DNS_T_TXT, &a, NULL);
+	am_dns_answer_free(a);
+	/* The organizational domain's record: the RFC 9989 tree walk itself. */
+	(void)am_dmarc_org_domain(&m->e->dmarc, m->e->dns, m->prefetch_from,
+	    org, &q, NULL);
+}
+
+/* Parse From once (for DMARC and its prefetch). */
+static void
+parse_from(struct am_msg *m)
+{
+	if (m->from_parsed)
+		return;
+	m->from_parsed = 1;
+	if (m->hdr_overflow)
+		m->from.status = AM_FROM_BAD;
+	else
+		m->from.status = am_from_parse_hdrs(&m->hdrs, &m->from, &m->from_why);
+}
+
+/* Collect the names to look up early and start the prefetch job. */
+static void
+start_prefetch(struct am_msg *m)
+{
+	const struct am_dkim_sig *sig;
+	char name[AM_DNS_NAME_MAX + 16];
+	size_t i, n;
+
+	if (m->e->conf->dns_cache_size == 0 || m->v.skip_reason != NULL)
+		return;     /* without a cache, an early answer would be lost */
+	n = m->dkim != NULL ? am_dkim_count(m->dkim) : 0;
+	for (i = 0; i < n && m->nprefetch < PREFETCH_MAX &&
+	    i < m->e->conf->dkim_max_signatures; i++) {
+		sig = am_dkim_sig(m->dkim, i);
+		if (sig->selector[0] == '\0' || sig->domain[0] == '\0')
+			continue;
+		snprintf(name, sizeof(name), "%s._domainkey.%s", sig->selector, sig->domain);
+		if ((m->prefetch[m->nprefetch] = strdup(name)) != NULL)
+			m->nprefetch++;
+	}
+	if (m->e->conf->dmarc_mode != AM_DMARCMODE_OFF) {
+		parse_from(m);
+		if (m->from.status == AM_FROM_ONE || m->from.status == AM_FROM_MULTI_SAME)
+			m->prefetch_from = strdup(m->from.domain[0]);
+	}
+	if (m->nprefetch > 0 || m->prefetch_from != NULL)
+		am_jobs_submit(m->e->jobs, &m->prefetch_job, prefetch_job, m);
+}
+
 void
 am_msg_end_headers(struct am_msg *m)
 {
@@ -221,6 +313,7 @@ am_msg_end_headers(struct am_msg *m)
 	/* Over the header caps the signed fields may be missing: no verdict. */
 	if (m->dkim != NULL && !m->hdr_overflow)
 		am_dkim_headers(m->dkim, &m->hdrs);
+	start_prefetch(m);
 }
 
 void
@@ -261,32 +354,49 @@ report_spf(struct am_msg *m, const struct am_spf_response *r, int helo)
 	    helo ? (m->helo != NULL ? m->helo : "") : r->domain);
 }
 
-/* Evaluate SPF for the identities SPFMode asks for. */
+/* 1 when SPF is to be evaluated for this message. */
+static int
+spf_wanted(const struct am_msg *m)
+{
+	return m->e->conf->spf_mode != AM_SPFMODE_OFF && m->have_addr &&
+	    m->v.skip_reason == NULL;
+}
+
+/* The SPF lookups (a job): the identities SPFMode asks for. */
+static void
+spf_job(void *arg)
+{
+	struct am_msg *m = arg;
+	struct am_spf_request req;
+	int null_sender = m->mail_from[0] == '\0';
+
+	spf_request(m, &req);
+	am_spf_mailfrom(m->e->dns, &req, &m->v.spf_mailfrom);
+	m->v.spf_mailfrom_done = 1;
+	if (m->e->conf->spf_mode == AM_SPFMODE_HELO_MAILFROM && !null_sender &&
+	    m->helo != NULL && m->helo[0] != '\0') {
+		am_spf_helo(m->e->dns, &req, &m->v.spf_helo);
+		m->v.spf_helo_done = 1;
+	}
+}
+
+/* Report the SPF results (after the job has run). */
 static void
 run_spf(struct am_msg *m)
 {
-	struct am_spf_request req;
-	int mode = m->e->conf->spf_mode;
-	int null_sender = m->mail_from[0] == '\0';
-
-	if (mode == AM_SPFMODE_OFF)
+	if (m->e->conf->spf_mode == AM_SPFMODE_OFF)
 		return;
 	if (!m->have_addr) {
 		am_authres_method(&m->ar, "spf", "none", "no client IP address");
 		am_buf_adds(&m->v.log, " spf=none (no client IP address)");
 		return;
 	}
-	spf_request(m, &req);
-	am_spf_mailfrom(m->e->dns, &req, &m->v.spf_mailfrom);
-	m->v.spf_mailfrom_done = 1;
+	am_jobs_wait(m->e->jobs, &m->spf_job);
 	/* With a null reverse-path the MAIL FROM check was the HELO identity. */
-	report_spf(m, &m->v.spf_mailfrom, null_sender);
-	if (mode == AM_SPFMODE_HELO_MAILFROM && !null_sender &&
-	    m->helo != NULL && m->helo[0] != '\0') {
-		am_spf_helo(m->e->dns, &req, &m->v.spf_helo);
-		m->v.spf_helo_done = 1;
+	if (m->v.spf_mailfrom_done)
+		report_spf(m, &m->v.spf_mailfrom, m->mail_from[0] == '\0');
+	if (m->v.spf_helo_done)
 		report_spf(m, &m->v.spf_helo, 1);
-	}
 }
 
 /* Add one dkim= result per signature (RFC 8601 s.2.7.1, RFC 6008). */
@@ -328,6 +438,7 @@ run_dkim(struct am_msg *m)
 	}
 	if (!m->headers_done)
 		am_msg_end_headers(m);
+	am_jobs_wait(m->e->jobs, &m->prefetch_job);
 	am_dkim_finish(m->dkim);
 	m->v.dkim = m->dkim;
 	if ((n = am_dkim_count(m->dkim)) == 0) {
@@ -409,10 +520,11 @@ run_dmarc(struct am_msg *m)
 	if (m->e->conf->dmarc_mode == AM_DMARCMODE_OFF)
 		return;
 	memset(&in, 0, sizeof(in));
-	if (m->hdr_overflow)
-		in.from_status = AM_FROM_BAD;
-	else
-		in.from_status = am_from_parse_hdrs(&m->hdrs, &m->from, &why);
+	am_jobs_wait(m->e->jobs, &m->prefetch_job);
+	parse_from(m);
+	in.from_status = m->from.status;
+	if (m->from_why.len > 0)
+		am_buf_setf(&why, "%s", am_buf_str(&m->from_why));
 	if (in.from_status == AM_FROM_ONE || in.from_status == AM_FROM_MULTI_SAME)
 		in.from_domain = m->from.domain[0];
 	in.spf = AM_SPF_NONE;
@@ -429,7 +541,6 @@ run_dmarc(struct am_msg *m)
 	else if (m->dmarc.why.len == 0 && why.len > 0)
 		am_buf_setf(&m->dmarc.why, "%s", am_buf_str(&why));
 	m->dmarc_done = 1;
-	m->from.status = in.from_status;
 	m->dkim_temperror = dkim_temp;
 	am_buf_release(&why);
 }
@@ -504,8 +615,17 @@ am_msg_finish(struct am_msg *m)
 struct am_msg *
 am_msg_free(struct am_msg *m)
 {
+	size_t i;
+
 	if (m == NULL)
 		return NULL;
+	/* A job may still be using the message (an aborted transaction). */
+	am_jobs_wait(m->e->jobs, &m->spf_job);
+	am_jobs_wait(m->e->jobs, &m->prefetch_job);
+	for (i = 0; i < m->nprefetch; i++)
+		free(m->prefetch[i]);
+	free(m->prefetch_from);
+	am_buf_release(&m->from_why);
 	free(m->queue_id);
 	free(m->client_ip);
 	free(m->helo);
