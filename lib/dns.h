@@ -6,8 +6,9 @@
  * am_dns_query(). A struct am_dns is a back end plus its state, like
  * Postfix's dict or OpenSMTPD's table_backend:
  *
- *   dns_ldns.c   real resolver (ldns): nameservers "host" or "host@port",
- *                timeout, retries, TCP on truncation
+ *   dns_ldns.c   real resolver (ldns): nameservers "ip", "ip@port" or
+ *                "[ip6]@port", timeout, retries, EDNS0, TCP on truncation;
+ *                a mutex-guarded pool of resolvers, reused across queries
  *   dns_cache.c  a layer over another am_dns: TTL cache with negative
  *                caching, shared by all threads (one mutex)
  *   dns_zone.c   answers from master zone files (ldns parser); for tests and
@@ -15,6 +16,15 @@
  *
  * Answers are immutable and reference counted, so the cache can hand the
  * same answer to many threads; release each one with am_dns_answer_free().
+ *
+ * Names are literal: each '.' separates labels, there are no backslash
+ * escapes, comparisons ignore ASCII case. Names in answers (MX, PTR, CNAME
+ * targets) come back the same way; a record whose target has a '.' or NUL
+ * inside a label is dropped.
+ *
+ * Writing a back end (e.g. a test wrapper that makes some names time out):
+ * fill a struct am_dns_backend, call am_dns_new(&be, state), and forward to
+ * an inner struct am_dns with am_dns_query(); see tests/unit/test_dns.c.
  *
  * Thread safety: am_dns_query() may be called from any number of threads at
  * once on the same struct am_dns; each back end says how it ensures that.
@@ -46,8 +56,8 @@ enum am_dns_status {
 	AM_DNS_TEMPFAIL,  /* timeout, SERVFAIL, other RCODE, network error:
 	                     the answer may differ later (SPF temperror) */
 	AM_DNS_BADNAME,   /* the query name itself is invalid (empty label,
-	                     label over 63 octets, name over 253): no query
-	                     was sent */
+	                     label over 63 octets, name over 253), or the
+	                     type is not 1..65535: no query was sent */
 };
 
 struct am_dns_rr {
@@ -124,20 +134,28 @@ const char *am_dns_status_name(enum am_dns_status st);
 /* ---- back ends ---- */
 
 struct am_dns_ldns_opts {
-	const char *const *servers; /* "ip" or "ip@port"; NULL/empty list:
-	                               /etc/resolv.conf */
+	const char *const *servers; /* "127.0.0.1", "::1", "127.0.0.1@5353",
+	                               "[::1]@5353"; asked in order until one
+	                               answers; NULL/empty list: the
+	                               nameservers of /etc/resolv.conf */
 	size_t nservers;
 	unsigned timeout_ms;       /* per try; default 5000 */
 	unsigned retries;          /* tries per server; default 2 */
 	unsigned edns_size;        /* EDNS0 UDP payload size advertised;
 	                              0: 1232 (DNS flag day 2020), capped at
-	                              4096; AM_DNS_EDNS_OFF: no EDNS0, so
-	                              answers over 512 bytes come by TCP */
+	                              4096; AM_DNS_EDNS_OFF: no EDNS0 at
+	                              first; a truncated answer is asked
+	                              again with EDNS0 4096, then by TCP */
 };
 
 #define AM_DNS_EDNS_OFF 1
 
-/* A resolver back end; NULL with why on error (bad server address). */
+/*
+ * A resolver back end; NULL with why on error (bad server address). A
+ * query takes at most nservers * retries * timeout_ms. SERVFAIL, REFUSED,
+ * other RCODEs and timeouts are TEMPFAIL with a why such as "SERVFAIL
+ * from 127.0.0.1@5353"; answers over 256 records are TEMPFAIL too.
+ */
 struct am_dns *am_dns_ldns_new(const struct am_dns_ldns_opts *o,
     struct am_buf *why);
 
@@ -151,10 +169,13 @@ struct am_dns *am_dns_zone_new(const char *const *paths, size_t npaths,
     struct am_buf *why);
 
 /*
- * A caching layer over inner (taken over): positive answers for their TTL,
- * NXDOMAIN/NODATA for the negative TTL (capped at neg_ttl_max seconds),
- * TEMPFAIL is not cached. At most max_entries answers (least recently used
- * dropped). Thread safe.
+ * A caching layer over inner (taken over, also on failure): positive
+ * answers for their TTL (at most a day), NXDOMAIN/NODATA for the negative
+ * TTL (capped at neg_ttl_max seconds; 0: no negative caching), TEMPFAIL is
+ * not cached. At most max_entries answers (0: 10000; least recently used
+ * dropped). A hit returns the stored answer, whose ttl is the one received.
+ * Thread safe (one mutex, not held while inner is asked). NULL on out of
+ * memory.
  */
 struct am_dns *am_dns_cache_new(struct am_dns *inner, size_t max_entries,
     uint32_t neg_ttl_max);

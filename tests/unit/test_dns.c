@@ -1,0 +1,556 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
+/*
+ * test_dns: the DNS layer without a network (lib/dns.c, dns_zone.c,
+ * dns_cache.c); test_dns_ldns.c tests the resolver against nsd.
+ *
+ * - name checks (RFC 1035 s.2.3.4 lengths, empty labels), answer refs;
+ * - the zone back end on the files in tests/unit/dns/ (dns_util.c's case
+ *   table), bad zone files with file:line, a 20000-name zone;
+ * - an example of a test-only wrapping back end ("flaky": some (name,
+ *   type) pairs time out), as the SPF conformance runner needs;
+ * - the cache: hits, expiry on an injected clock, negative caching and its
+ *   cap, TEMPFAIL not cached, LRU eviction, 8 threads.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "dns_util.h"
+
+/* ---- a test-only wrapping back end: some (name, type) pairs time out ---- */
+
+struct flaky {
+	struct am_dns *inner;
+	const char *const *names;  /* these names, with types[i], fail */
+	const int *types;
+	size_t n;
+	unsigned long calls;
+};
+
+static enum am_dns_status
+flaky_query(void *state, const char *name, int type,
+    struct am_dns_answer **ans, struct am_buf *why)
+{
+	struct flaky *f = state;
+	size_t i;
+
+	__atomic_add_fetch(&f->calls, 1, __ATOMIC_RELAXED);
+	for (i = 0; i < f->n; i++)
+		if (f->types[i] == type && strcasecmp(f->names[i], name) == 0) {
+			am_buf_setf(why, "timeout (test) for %s", name);
+			return AM_DNS_TEMPFAIL;
+		}
+	return am_dns_query(f->inner, name, type, ans, why);
+}
+
+static void
+flaky_close(void *state)
+{
+	struct flaky *f = state;
+
+	am_dns_free(f->inner);
+	free(f);
+}
+
+static const struct am_dns_backend flaky_backend = {
+	.name = "flaky",
+	.query = flaky_query,
+	.close = flaky_close,
+};
+
+static const char *const flaky_names[] = { "www.example.test" };
+static const int flaky_types[] = { AM_DNS_T_A };
+
+static struct am_dns *
+flaky_new(struct am_dns *inner, struct flaky **fp)
+{
+	struct flaky *f = calloc(1, sizeof(*f));
+
+	f->inner = inner;
+	f->names = flaky_names;
+	f->types = flaky_types;
+	f->n = 1;
+	*fp = f;
+	return am_dns_new(&flaky_backend, f);
+}
+
+/* ---- name checks ---- */
+
+static char *
+repeat(char c, size_t n, const char *tail)
+{
+	char *s = malloc(n + strlen(tail) + 1);
+
+	memset(s, c, n);
+	strcpy(s + n, tail);
+	return s;
+}
+
+/* A name of exactly len octets: labels of 63, dot separated. */
+static char *
+name_of_len(size_t len)
+{
+	char *s = malloc(len + 1);
+	size_t i;
+
+	for (i = 0; i < len; i++)
+		s[i] = (i % 64 == 63) ? '.' : 'a';
+	if (s[len - 1] == '.')
+		s[len - 1] = 'b';
+	s[len] = '\0';
+	return s;
+}
+
+static void
+test_name_check(void **state)
+{
+	struct {
+		const char *name;
+		char *qname;
+		int want;
+	} c[] = {
+		{"63-octet label", repeat('a', 63, ".test"), 0},
+		{"64-octet label", repeat('a', 64, ".test"), -1},
+		{"64-octet last label", repeat('a', 64, ""), -1},
+		{"empty label", strdup("a..test"), -1},
+		{"leading dot", strdup(".a.test"), -1},
+		{"empty name", strdup(""), -1},
+		{"root only", strdup("."), -1},
+		{"trailing dot", strdup("a.test."), 0},
+		{"two trailing dots", strdup("a.test.."), -1},
+		{"single label", strdup("localhost"), 0},
+		{"253 octets", name_of_len(253), 0},
+		{"254 octets", name_of_len(254), -1},
+		{"253 octets and a dot", NULL, 0},
+	};
+	struct am_buf why = AM_BUF_INIT(256);
+	size_t i, n = sizeof(c) / sizeof(c[0]);
+	int bad = 0, got;
+	char *t;
+
+	(void)state;
+	t = name_of_len(253);
+	c[n - 1].qname = realloc(t, 255);
+	strcat(c[n - 1].qname, ".");
+	for (i = 0; i < n; i++) {
+		am_buf_reset(&why);
+		got = am_dns_name_check(c[i].qname, &why);
+		if (got != c[i].want || (got != 0 && why.len == 0)) {
+			print_error("FAIL %s: got %d (%s) expected %d\n",
+			    c[i].name, got, am_buf_str(&why), c[i].want);
+			bad++;
+		}
+		free(c[i].qname);
+	}
+	am_buf_release(&why);
+	assert_int_equal(bad, 0);
+}
+
+/* A bad name never reaches the back end, and d->queries does not move. */
+static void
+test_badname_not_sent(void **state)
+{
+	struct am_dns *d;
+	struct flaky *f;
+	struct am_dns_answer *a;
+	char *n64 = repeat('x', 64, ".example.test");
+
+	(void)state;
+	d = flaky_new(zone_open(), &f);
+	assert_null(ask(d, n64, AM_DNS_T_A, AM_DNS_BADNAME));
+	assert_null(ask(d, "", AM_DNS_T_TXT, AM_DNS_BADNAME));
+	assert_null(ask(d, "www.example.test", 0, AM_DNS_BADNAME));
+	assert_null(ask(d, "www.example.test", 65536, AM_DNS_BADNAME));
+	/* why may be NULL */
+	assert_int_equal(am_dns_query(d, "a..b", AM_DNS_T_A, &a, NULL),
+	    AM_DNS_BADNAME);
+	assert_int_equal(f->calls, 0);
+	assert_int_equal(d->queries, 0);
+	assert_int_equal(am_dns_query(d, "www.example.test", AM_DNS_T_A, &a,
+	    NULL), AM_DNS_TEMPFAIL);
+	assert_int_equal(am_dns_query(d, "loop1.example.test", AM_DNS_T_A,
+	    &a, NULL), AM_DNS_TEMPFAIL);
+	assert_int_equal(f->calls, 2);
+	f->calls = 0;
+	d->queries = 0;
+	a = ask(d, "mx1.example.test", AM_DNS_T_A, AM_DNS_OK);
+	assert_int_equal(f->calls, 1);
+	assert_int_equal(d->queries, 1);
+	am_dns_answer_free(a);
+	free(n64);
+	am_dns_free(d);
+}
+
+static void
+test_status_names(void **state)
+{
+	(void)state;
+	assert_string_equal(am_dns_status_name(AM_DNS_OK), "ok");
+	assert_string_equal(am_dns_status_name(AM_DNS_NODATA), "nodata");
+	assert_string_equal(am_dns_status_name(AM_DNS_NXDOMAIN), "nxdomain");
+	assert_string_equal(am_dns_status_name(AM_DNS_TEMPFAIL), "tempfail");
+	assert_string_equal(am_dns_status_name(AM_DNS_BADNAME), "badname");
+}
+
+static void
+test_answer_refs(void **state)
+{
+	struct am_dns_answer *a;
+
+	(void)state;
+	a = am_dns_answer_new(AM_DNS_OK, AM_DNS_T_TXT, 2);
+	assert_non_null(a);
+	assert_int_equal(a->count, 2);
+	a->rr[0].text = strdup("x");
+	assert_ptr_equal(am_dns_answer_ref(a), a);
+	assert_int_equal(a->refs, 2);
+	assert_null(am_dns_answer_free(a));
+	assert_int_equal(a->refs, 1);
+	assert_null(am_dns_answer_free(a));
+	assert_null(am_dns_answer_free(NULL));
+	assert_null(am_dns_free(NULL));
+}
+
+/* ---- zone back end ---- */
+
+static void
+test_zone_table(void **state)
+{
+	struct am_dns *d = zone_open();
+
+	(void)state;
+	assert_int_equal(run_table(d, ZONE, "zone"), 0);
+	am_dns_free(d);
+}
+
+
+static void
+test_zone_big_txt(void **state)
+{
+	struct am_dns *d = zone_open();
+	struct am_dns_answer *a;
+
+	(void)state;
+	a = ask(d, "big.example.test", AM_DNS_T_TXT, AM_DNS_OK);
+	check_big_txt(a);
+	am_dns_answer_free(a);
+	am_dns_free(d);
+}
+
+static void
+test_zone_bad_files(void **state)
+{
+	static const struct {
+		const char *name, *file, *want;
+	} c[] = {
+		{"bad address", "bad-syntax.zone", "bad-syntax.zone:4: "},
+		{"unknown type", "bad-type.zone", "bad-type.zone:3: "},
+		{"$INCLUDE", "bad-include.zone",
+		    "bad-include.zone:3: $INCLUDE is not supported"},
+		{"missing file", "no-such.zone", "no-such.zone: No such file"},
+	};
+	struct am_buf why = AM_BUF_INIT(1024);
+	char path[1024];
+	const char *paths[1] = { path };
+	const char *w, *at;
+	size_t i;
+	int bad = 0;
+
+	(void)state;
+	for (i = 0; i < sizeof(c) / sizeof(c[0]); i++) {
+		am_buf_reset(&why);
+		zpath(path, sizeof(path), c[i].file);
+		if (am_dns_zone_new(paths, 1, &why) != NULL) {
+			print_error("FAIL %s: loaded\n", c[i].name);
+			bad++;
+			continue;
+		}
+		w = am_buf_str(&why);
+		at = strstr(w, c[i].file);
+		if (at == NULL || strncmp(at, c[i].want, strlen(c[i].want))) {
+			print_error("FAIL %s: got \"%s\" expected \"...%s\"\n",
+			    c[i].name, w, c[i].want);
+			bad++;
+		}
+	}
+	am_buf_release(&why);
+	assert_int_equal(bad, 0);
+}
+
+/* 20000 names load and answer quickly. */
+static void
+test_zone_many_names(void **state)
+{
+	char path[] = "/tmp/am-test-dns-XXXXXX";
+	const char *paths[1] = { path };
+	struct am_buf why = AM_BUF_INIT(1024);
+	struct am_dns_answer *a;
+	struct am_dns *d;
+	char name[64];
+	FILE *fp;
+	int fd, i;
+	clock_t t0;
+
+	(void)state;
+	assert_true((fd = mkstemp(path)) >= 0);
+	fp = fdopen(fd, "w");
+	fprintf(fp, "$ORIGIN big.test.\n@ 60 IN SOA ns h 1 2 3 4 5\n");
+	for (i = 0; i < 20000; i++)
+		fprintf(fp, "h%d.s%d 60 IN A 10.%d.%d.%d\n", i, i % 100,
+		    i >> 16, (i >> 8) & 255, i & 255);
+	fprintf(fp, "dup 60 IN A 10.9.9.9\ndup 70 IN A 10.9.9.9\n");
+	for (i = 0; i < 300; i++)
+		fprintf(fp, "wide 60 IN A 10.8.%d.%d\n", i >> 8, i & 255);
+	fclose(fp);
+	t0 = clock();
+	d = am_dns_zone_new(paths, 1, &why);
+	unlink(path);
+	assert_non_null(d);
+	for (i = 0; i < 20000; i += 7) {
+		snprintf(name, sizeof(name), "H%d.s%d.big.test", i, i % 100);
+		a = ask(d, name, AM_DNS_T_A, AM_DNS_OK);
+		assert_int_equal(a->rr[0].addr[3], i & 255);
+		am_dns_answer_free(a);
+	}
+	am_dns_answer_free(ask(d, "s42.big.test", AM_DNS_T_A,
+	    AM_DNS_NODATA));
+	am_dns_answer_free(ask(d, "s100.big.test", AM_DNS_T_A,
+	    AM_DNS_NXDOMAIN));
+	a = ask(d, "dup.big.test", AM_DNS_T_A, AM_DNS_OK);
+	assert_int_equal(a->count, 1);
+	am_dns_answer_free(a);
+	assert_null(ask(d, "wide.big.test", AM_DNS_T_A, AM_DNS_TEMPFAIL));
+	print_message("20000 names: load and 2858 lookups in %.0f ms CPU\n",
+	    (double)(clock() - t0) * 1000 / CLOCKS_PER_SEC);
+	am_dns_free(d);
+	am_buf_release(&why);
+}
+
+static void
+test_flaky_wrapper(void **state)
+{
+	struct am_dns *d;
+	struct flaky *f;
+	struct am_buf why = AM_BUF_INIT(256);
+	struct am_dns_answer *a = NULL;
+
+	(void)state;
+	d = flaky_new(zone_open(), &f);
+	assert_int_equal(am_dns_query(d, "WWW.example.test", AM_DNS_T_A, &a,
+	    &why), AM_DNS_TEMPFAIL);
+	assert_null(a);
+	assert_non_null(strstr(am_buf_str(&why), "timeout"));
+	am_dns_answer_free(ask(d, "www.example.test", AM_DNS_T_AAAA,
+	    AM_DNS_OK));
+	am_buf_release(&why);
+	am_dns_free(d);
+}
+
+/* ---- cache ---- */
+
+struct fclock {
+	time_t t;
+};
+
+static time_t
+fclock_now(void *arg)
+{
+	return __atomic_load_n(&((struct fclock *)arg)->t, __ATOMIC_RELAXED);
+}
+
+/* A cache over the zone files; *inner is the zone layer, for counting. */
+static struct am_dns *
+cache_open(size_t max, uint32_t neg_max, struct am_dns **inner,
+    struct fclock *clk)
+{
+	struct am_dns *d;
+
+	*inner = zone_open();
+	d = am_dns_cache_new(*inner, max, neg_max);
+	assert_non_null(d);
+	if (clk != NULL)
+		am_dns_cache_set_clock(d, fclock_now, clk);
+	return d;
+}
+
+/* Ask through the cache; assert how many queries reached the inner layer. */
+static void
+cask(struct am_dns *d, struct am_dns *inner, const char *name, int type,
+    enum am_dns_status st, unsigned long inner_queries)
+{
+	am_dns_answer_free(ask(d, name, type, st));
+	if (inner->queries != inner_queries)
+		fail_msg("%s/%d: inner layer saw %lu queries, expected %lu",
+		    name, type, inner->queries, inner_queries);
+}
+
+static void
+test_cache_hit(void **state)
+{
+	struct am_dns *inner, *d = cache_open(100, 3600, &inner, NULL);
+	struct am_dns_answer *a, *b;
+
+	(void)state;
+	a = ask(d, "www.example.test", AM_DNS_T_A, AM_DNS_OK);
+	b = ask(d, "www.example.test", AM_DNS_T_A, AM_DNS_OK);
+	assert_ptr_equal(a, b);
+	assert_int_equal(inner->queries, 1);
+	cask(d, inner, "WWW.Example.TEST.", AM_DNS_T_A, AM_DNS_OK, 1);
+	cask(d, inner, "www.example.test", AM_DNS_T_AAAA, AM_DNS_OK, 2);
+	cask(d, inner, "www.example.test", AM_DNS_T_AAAA, AM_DNS_OK, 2);
+	assert_int_equal(d->queries, 5);
+	am_dns_answer_free(a);
+	am_dns_answer_free(b);
+	am_dns_free(d);
+}
+
+static void
+test_cache_expiry(void **state)
+{
+	struct fclock clk = { 1000 };
+	struct am_dns *inner, *d = cache_open(100, 3600, &inner, &clk);
+
+	(void)state;
+	cask(d, inner, "www.example.test", AM_DNS_T_A, AM_DNS_OK, 1);
+	clk.t = 1299;           /* TTL 300 */
+	cask(d, inner, "www.example.test", AM_DNS_T_A, AM_DNS_OK, 1);
+	clk.t = 1300;
+	cask(d, inner, "www.example.test", AM_DNS_T_A, AM_DNS_OK, 2);
+	clk.t = 1599;
+	cask(d, inner, "www.example.test", AM_DNS_T_A, AM_DNS_OK, 2);
+	clk.t = 1600;
+	cask(d, inner, "www.example.test", AM_DNS_T_A, AM_DNS_OK, 3);
+	am_dns_free(d);
+}
+
+static void
+test_cache_negative(void **state)
+{
+	struct fclock clk = { 0 };
+	struct am_dns *inner, *d;
+
+	(void)state;
+	/* capped: the SOA says 120, neg_ttl_max 60 wins */
+	d = cache_open(100, 60, &inner, &clk);
+	cask(d, inner, "nope.example.test", AM_DNS_T_A, AM_DNS_NXDOMAIN, 1);
+	cask(d, inner, "onlytxt.example.test", AM_DNS_T_A, AM_DNS_NODATA, 2);
+	clk.t = 59;
+	cask(d, inner, "nope.example.test", AM_DNS_T_A, AM_DNS_NXDOMAIN, 2);
+	cask(d, inner, "onlytxt.example.test", AM_DNS_T_A, AM_DNS_NODATA, 2);
+	clk.t = 60;
+	cask(d, inner, "nope.example.test", AM_DNS_T_A, AM_DNS_NXDOMAIN, 3);
+	cask(d, inner, "onlytxt.example.test", AM_DNS_T_A, AM_DNS_NODATA, 4);
+	d = am_dns_free(d);
+	/* not capped: the SOA's 120 */
+	clk.t = 0;
+	d = cache_open(100, 3600, &inner, &clk);
+	cask(d, inner, "nope.example.test", AM_DNS_T_A, AM_DNS_NXDOMAIN, 1);
+	clk.t = 119;
+	cask(d, inner, "nope.example.test", AM_DNS_T_A, AM_DNS_NXDOMAIN, 1);
+	clk.t = 120;
+	cask(d, inner, "nope.example.test", AM_DNS_T_A, AM_DNS_NXDOMAIN, 2);
+	d = am_dns_free(d);
+	/* neg_ttl_max 0: no negative caching at all */
+	d = cache_open(100, 0, &inner, &clk);
+	cask(d, inner, "nope.example.test", AM_DNS_T_A, AM_DNS_NXDOMAIN, 1);
+	cask(d, inner, "nope.example.test", AM_DNS_T_A, AM_DNS_NXDOMAIN, 2);
+	am_dns_free(d);
+}
+
+static void
+test_cache_tempfail(void **state)
+{
+	struct am_dns *inner, *d;
+	struct flaky *f;
+
+	(void)state;
+	d = cache_open(100, 3600, &inner, NULL);
+	cask(d, inner, "loop1.example.test", AM_DNS_T_A, AM_DNS_TEMPFAIL, 1);
+	cask(d, inner, "loop1.example.test", AM_DNS_T_A, AM_DNS_TEMPFAIL, 2);
+	am_dns_free(d);
+	/* the same through the test wrapper's timeouts */
+	inner = flaky_new(zone_open(), &f);
+	d = am_dns_cache_new(inner, 100, 3600);
+	cask(d, inner, "www.example.test", AM_DNS_T_A, AM_DNS_TEMPFAIL, 1);
+	cask(d, inner, "www.example.test", AM_DNS_T_A, AM_DNS_TEMPFAIL, 2);
+	cask(d, inner, "www.example.test", AM_DNS_T_AAAA, AM_DNS_OK, 3);
+	cask(d, inner, "www.example.test", AM_DNS_T_AAAA, AM_DNS_OK, 3);
+	assert_int_equal(f->calls, 3);
+	am_dns_free(d);
+}
+
+static void
+test_cache_lru(void **state)
+{
+	struct am_dns *inner, *d = cache_open(2, 3600, &inner, NULL);
+
+	(void)state;
+	cask(d, inner, "www.example.test", AM_DNS_T_A, AM_DNS_OK, 1);     /* a */
+	cask(d, inner, "www.example.test", AM_DNS_T_AAAA, AM_DNS_OK, 2);  /* b */
+	cask(d, inner, "www.example.test", AM_DNS_T_A, AM_DNS_OK, 2);     /* a */
+	cask(d, inner, "example.test", AM_DNS_T_MX, AM_DNS_OK, 3);    /* c, -b */
+	cask(d, inner, "www.example.test", AM_DNS_T_A, AM_DNS_OK, 3);     /* a */
+	cask(d, inner, "www.example.test", AM_DNS_T_AAAA, AM_DNS_OK, 4);  /* -c */
+	cask(d, inner, "www.example.test", AM_DNS_T_A, AM_DNS_OK, 4);     /* a */
+	cask(d, inner, "example.test", AM_DNS_T_MX, AM_DNS_OK, 5);
+	am_dns_free(d);
+}
+
+/* What each thread asks, and the first record's rendering it expects. */
+
+static void
+test_cache_threads(void **state)
+{
+	struct am_dns *inner, *d;
+
+	(void)state;
+	/* room for all: mostly hits */
+	d = cache_open(100, 3600, &inner, NULL);
+	run_threads(d, 5000);
+	print_message("8 threads, room for all: %lu of %lu reached the zone\n",
+	    inner->queries, d->queries);
+	/* loop2 (1 in 9) is TEMPFAIL, never cached; the rest hit */
+	assert_true(inner->queries < d->queries / 9 + 200);
+	am_dns_free(d);
+	/* room for 3 of 9: constant eviction */
+	d = cache_open(3, 3600, &inner, NULL);
+	run_threads(d, 5000);
+	print_message("8 threads, room for 3: %lu of %lu reached the zone\n",
+	    inner->queries, d->queries);
+	am_dns_free(d);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest local[] = {
+		cmocka_unit_test(test_name_check),
+		cmocka_unit_test(test_badname_not_sent),
+		cmocka_unit_test(test_status_names),
+		cmocka_unit_test(test_answer_refs),
+		cmocka_unit_test(test_zone_table),
+		cmocka_unit_test(test_zone_big_txt),
+		cmocka_unit_test(test_zone_bad_files),
+		cmocka_unit_test(test_zone_many_names),
+		cmocka_unit_test(test_flaky_wrapper),
+		cmocka_unit_test(test_cache_hit),
+		cmocka_unit_test(test_cache_expiry),
+		cmocka_unit_test(test_cache_negative),
+		cmocka_unit_test(test_cache_tempfail),
+		cmocka_unit_test(test_cache_lru),
+		cmocka_unit_test(test_cache_threads),
+	};
+	int fails;
+
+	fails = cmocka_run_group_tests_name("dns", local, NULL, NULL);
+	return fails != 0;
+}
