@@ -86,8 +86,8 @@ const char *am_spf_result_name(enum am_spf_result r);
 
 /*
  * Parse an SPF record text ("v=spf1 ..."). 0 if it is a syntactically
- * valid record, -1 with the reason in why (permerror). Used by the
- * evaluator before evaluation and by the fuzz target.
+ * valid record, -1 with the reason in why (permerror; why may be NULL).
+ * The evaluator uses the same parser before evaluation.
  */
 int am_spf_record_check(const char *record, size_t len, struct am_buf *why);
 
