@@ -1,0 +1,275 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
+/*
+ * dkim_key: DKIM public key records (RFC 6376 s.3.6.1, RFC 8463 s.4) and
+ * the public key operation (RFC 6376 s.3.3, RFC 8463 s.3) through OpenSSL 3.
+ *
+ * Tags: v (must be DKIM1 when present; its position is not enforced, as
+ * deployed records put it anywhere), h (colon list; must allow the
+ * signature's hash), k (rsa, the default, or ed25519), n (ignored),
+ * p (base64; empty means revoked), s (must hold "*" or "email"),
+ * t (flags y and s; others ignored). Unknown tags are ignored (g= of
+ * RFC 4871 included).
+ * RSA keys may be SubjectPublicKeyInfo (as s.3.6.1 says) or a bare PKCS#1
+ * RSAPublicKey (deployed by some signers); Ed25519 keys are the raw 32
+ * octets (RFC 8463 s.4), anything else is refused.
+ * am_dkim_key_fetch(): TXT at SELECTOR._domainkey.DOMAIN; NXDOMAIN and
+ * NODATA are "no key", a DNS failure is temporary; of several records the
+ * first one that parses is used.
+ */
+#include <string.h>
+#include <strings.h>
+
+#include <openssl/evp.h>
+#include <openssl/rsa.h>
+#include <openssl/x509.h>
+
+#include "dkim.h"
+
+/* Does the colon list val[0..n) hold word (case-insensitive)? */
+static int
+list_has(const char *val, size_t n, const char *word)
+{
+	const char *p = val, *end = val + n, *e, *a, *z;
+	size_t wl = strlen(word);
+
+	while (p <= end) {
+		if ((e = memchr(p, ':', (size_t)(end - p))) == NULL)
+			e = end;
+		for (a = p; a < e && strchr(" \t\r\n", *a); a++)
+			;
+		for (z = e; z > a && strchr(" \t\r\n", z[-1]); z--)
+			;
+		if ((size_t)(z - a) == wl && strncasecmp(a, word, wl) == 0)
+			return 1;
+		p = e + 1;
+	}
+	return 0;
+}
+
+static int
+tag_eq(const struct am_dkim_tag *t, const char *s)
+{
+	return t->vlen == strlen(s) && strncasecmp(t->val, s, t->vlen) == 0;
+}
+
+static EVP_PKEY *
+load_rsa(const unsigned char *der, size_t n)
+{
+	const unsigned char *p = der;
+	EVP_PKEY *k;
+
+	if ((k = d2i_PUBKEY(NULL, &p, (long)n)) != NULL) {
+		if (EVP_PKEY_get_base_id(k) == EVP_PKEY_RSA && p == der + n)
+			return k;
+		EVP_PKEY_free(k);
+		return NULL;
+	}
+	p = der;
+	k = d2i_PublicKey(EVP_PKEY_RSA, NULL, &p, (long)n);
+	if (k != NULL && p != der + n) {
+		EVP_PKEY_free(k);
+		k = NULL;
+	}
+	return k;
+}
+
+static enum am_dkim_keystat
+load_key(struct am_dkim_key *key, const struct am_dkim_tag *p,
+    struct am_buf *why)
+{
+	unsigned char der[AM_DKIM_KEY_MAX];
+	long n;
+
+	if ((n = am_dkim_base64(p->val, p->vlen, der, sizeof(der))) < 0) {
+		am_buf_setf(why, "key p= is not base64");
+		return AM_DKIM_KEY_PERM;
+	}
+	if (n == 0) {
+		am_buf_setf(why, "key revoked");
+		return AM_DKIM_KEY_PERM;
+	}
+	if (key->type == AM_DKIM_K_ED25519) {
+		if (n == 32)
+			key->pkey = EVP_PKEY_new_raw_public_key(
+			    EVP_PKEY_ED25519, NULL, der, 32);
+		key->bits = 256;
+	} else if ((key->pkey = load_rsa(der, (size_t)n)) != NULL)
+		key->bits = (unsigned)EVP_PKEY_get_bits(key->pkey);
+	if (key->pkey == NULL) {
+		am_buf_setf(why, "key p= is not a valid %s public key",
+		    key->type == AM_DKIM_K_ED25519 ? "ed25519" : "rsa");
+		return AM_DKIM_KEY_PERM;
+	}
+	return AM_DKIM_KEY_OK;
+}
+
+/* The tags besides p=: v, k, h, s, t. */
+static enum am_dkim_keystat
+key_tags(struct am_dkim_key *key, const struct am_dkim_tag *tg, size_t n,
+    struct am_buf *why)
+{
+	const struct am_dkim_tag *t;
+
+	if ((t = am_dkim_tag_find(tg, n, "v")) != NULL && !tag_eq(t, "DKIM1")) {
+		am_buf_setf(why, "key record version is not DKIM1");
+		return AM_DKIM_KEY_PERM;
+	}
+	if ((t = am_dkim_tag_find(tg, n, "k")) != NULL) {
+		if (tag_eq(t, "ed25519"))
+			key->type = AM_DKIM_K_ED25519;
+		else if (!tag_eq(t, "rsa")) {
+			am_buf_setf(why, "unsupported key type k=%.*s",
+			    (int)(t->vlen > 20 ? 20 : t->vlen), t->val);
+			return AM_DKIM_KEY_PERM;
+		}
+	}
+	if ((t = am_dkim_tag_find(tg, n, "h")) != NULL) {
+		key->has_h = 1;
+		key->h_sha256 = list_has(t->val, t->vlen, "sha256");
+		key->h_sha1 = list_has(t->val, t->vlen, "sha1");
+	}
+	if ((t = am_dkim_tag_find(tg, n, "s")) != NULL &&
+	    !list_has(t->val, t->vlen, "*") &&
+	    !list_has(t->val, t->vlen, "email")) {
+		am_buf_setf(why, "key service type is not email");
+		return AM_DKIM_KEY_PERM;
+	}
+	if ((t = am_dkim_tag_find(tg, n, "t")) != NULL) {
+		key->testing = list_has(t->val, t->vlen, "y");
+		key->strict = list_has(t->val, t->vlen, "s");
+	}
+	return AM_DKIM_KEY_OK;
+}
+
+enum am_dkim_keystat
+am_dkim_key_parse(const char *txt, size_t len, struct am_dkim_key *key,
+    struct am_buf *why)
+{
+	struct am_dkim_tag tg[AM_DKIM_TAGS_MAX];
+	const struct am_dkim_tag *p;
+	size_t n;
+
+	memset(key, 0, sizeof(*key));
+	if (len > AM_DKIM_KEY_MAX) {
+		am_buf_setf(why, "key record over %d bytes", AM_DKIM_KEY_MAX);
+		return AM_DKIM_KEY_PERM;
+	}
+	if (am_dkim_tags_parse(txt, len, tg, AM_DKIM_TAGS_MAX, &n, why) != 0) {
+		if (why != NULL)
+			am_buf_printf(why, " in key record");
+		return AM_DKIM_KEY_PERM;
+	}
+	if (key_tags(key, tg, n, why) != AM_DKIM_KEY_OK)
+		return AM_DKIM_KEY_PERM;
+	if ((p = am_dkim_tag_find(tg, n, "p")) == NULL) {
+		am_buf_setf(why, "key record has no p=");
+		return AM_DKIM_KEY_PERM;
+	}
+	return load_key(key, p, why);
+}
+
+/* Parse the records of a TXT answer: the first good one wins. */
+static enum am_dkim_keystat
+pick_record(const struct am_dns_answer *a, struct am_dkim_key *key,
+    struct am_buf *why)
+{
+	struct am_buf first = AM_BUF_INIT(200);
+	size_t i;
+
+	for (i = 0; i < a->count; i++) {
+		if (am_dkim_key_parse(a->rr[i].text, a->rr[i].textlen, key,
+		    why) == AM_DKIM_KEY_OK) {
+			am_buf_release(&first);
+			return AM_DKIM_KEY_OK;
+		}
+		if (i == 0)
+			am_buf_adds(&first, am_buf_str(why));
+	}
+	am_buf_setf(why, "%s", a->count ? am_buf_str(&first) : "no key");
+	am_buf_release(&first);
+	return AM_DKIM_KEY_PERM;
+}
+
+enum am_dkim_keystat
+am_dkim_key_fetch(struct am_dns *dns, const char *selector,
+    const char *domain, struct am_dkim_key *key, struct am_buf *why)
+{
+	struct am_dns_answer *a = NULL;
+	struct am_buf name = AM_BUF_INIT(AM_DNS_NAME_MAX + 16);
+	struct am_buf dwhy = AM_BUF_INIT(200);
+	enum am_dns_status st;
+	enum am_dkim_keystat ks;
+
+	memset(key, 0, sizeof(*key));
+	am_buf_printf(&name, "%s._domainkey.%s", selector, domain);
+	st = name.truncated ? AM_DNS_BADNAME :
+	    am_dns_query(dns, am_buf_str(&name), AM_DNS_T_TXT, &a, &dwhy);
+	if (st == AM_DNS_OK)
+		ks = pick_record(a, key, why);
+	else if (st == AM_DNS_TEMPFAIL) {
+		am_buf_setf(why, "key lookup failed: %s", am_buf_str(&dwhy));
+		ks = AM_DKIM_KEY_TEMP;
+	} else {
+		am_buf_setf(why, "no key");
+		ks = AM_DKIM_KEY_PERM;
+	}
+	am_dns_answer_free(a);
+	am_buf_release(&name);
+	am_buf_release(&dwhy);
+	return ks;
+}
+
+void
+am_dkim_key_release(struct am_dkim_key *key)
+{
+	EVP_PKEY_free(key->pkey);
+	memset(key, 0, sizeof(*key));
+}
+
+static int
+verify_rsa(EVP_PKEY *pk, const EVP_MD *md, const unsigned char *digest,
+    size_t dlen, const unsigned char *sig, size_t slen)
+{
+	EVP_PKEY_CTX *c;
+	int ok = 0;
+
+	if ((c = EVP_PKEY_CTX_new(pk, NULL)) == NULL)
+		return 0;
+	if (EVP_PKEY_verify_init(c) == 1 &&
+	    EVP_PKEY_CTX_set_rsa_padding(c, RSA_PKCS1_PADDING) == 1 &&
+	    EVP_PKEY_CTX_set_signature_md(c, md) == 1)
+		ok = EVP_PKEY_verify(c, sig, slen, digest, dlen) == 1;
+	EVP_PKEY_CTX_free(c);
+	return ok;
+}
+
+static int
+verify_ed25519(EVP_PKEY *pk, const unsigned char *digest, size_t dlen,
+    const unsigned char *sig, size_t slen)
+{
+	EVP_MD_CTX *c;
+	int ok = 0;
+
+	if ((c = EVP_MD_CTX_new()) == NULL)
+		return 0;
+	if (EVP_DigestVerifyInit(c, NULL, NULL, NULL, pk) == 1)
+		ok = EVP_DigestVerify(c, sig, slen, digest, dlen) == 1;
+	EVP_MD_CTX_free(c);
+	return ok;
+}
+
+int
+am_dkim_pk_verify(const struct am_dkim_key *key, enum am_dkim_alg alg,
+    const unsigned char *digest, size_t dlen, const unsigned char *sig,
+    size_t slen)
+{
+	if (key->pkey == NULL)
+		return 0;
+	if (alg == AM_DKIM_ED25519_SHA256)
+		return key->type == AM_DKIM_K_ED25519 &&
+		    verify_ed25519(key->pkey, digest, dlen, sig, slen);
+	if (key->type != AM_DKIM_K_RSA)
+		return 0;
+	return verify_rsa(key->pkey, alg == AM_DKIM_RSA_SHA1 ? EVP_sha1() :
+	    EVP_sha256(), digest, dlen, sig, slen);
+}

@@ -1,0 +1,397 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
+/*
+ * dkim_sig: DKIM-Signature field parsing (RFC 6376 s.3.5) and the checks of
+ * s.6.1.1 that need no key: required tags v a b bh d h s; v=1; i= within
+ * d= (subdomains allowed); h= names From; x= after t=; q= offers dns/txt;
+ * known a= and c=. Unknown tags are ignored. Every problem is reported
+ * through why and makes the signature permerror (the caller decides).
+ * Expiry needs the clock and is checked by the driver.
+ */
+#include <ctype.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "dkim.h"
+
+/* Copy n bytes into a new lower-cased (lower != 0) string. */
+static char *
+dupn(const char *s, size_t n, int lower)
+{
+	char *p;
+	size_t i;
+
+	if ((p = malloc(n + 1)) == NULL)
+		return NULL;
+	for (i = 0; i < n; i++)
+		p[i] = lower ? (char)tolower((unsigned char)s[i]) : s[i];
+	p[n] = '\0';
+	return p;
+}
+
+static int
+tag_is(const struct am_dkim_tag *t, const char *s)
+{
+	return t->vlen == strlen(s) && strncasecmp(t->val, s, t->vlen) == 0;
+}
+
+/* Domain or selector: dot-separated labels of letters, digits, '-', '_'. */
+static int
+name_ok(const char *s, size_t n)
+{
+	size_t i, label = 0;
+
+	if (n == 0 || n > 253)
+		return 0;
+	for (i = 0; i <= n; i++) {
+		if (i == n || s[i] == '.') {
+			if (label == 0 || label > 63)
+				return 0;
+			label = 0;
+			continue;
+		}
+		if (!isalnum((unsigned char)s[i]) && s[i] != '-' && s[i] != '_')
+			return 0;
+		label++;
+	}
+	return 1;
+}
+
+/* 1*DIGIT, at most 20 digits, into *out (no overflow). */
+static int
+parse_num(const struct am_dkim_tag *t, uint64_t *out)
+{
+	uint64_t v = 0;
+	size_t i;
+
+	if (t->vlen == 0 || t->vlen > 19)
+		return -1;
+	for (i = 0; i < t->vlen; i++) {
+		if (!isdigit((unsigned char)t->val[i]))
+			return -1;
+		v = v * 10 + (uint64_t)(t->val[i] - '0');
+	}
+	*out = v;
+	return 0;
+}
+
+static int
+parse_alg(struct am_dkim_sigparams *sp, const struct am_dkim_tag *t,
+    struct am_buf *why)
+{
+	if ((sp->algname = dupn(t->val, t->vlen, 1)) == NULL)
+		return -1;
+	if (strcmp(sp->algname, "rsa-sha256") == 0)
+		sp->alg = AM_DKIM_RSA_SHA256;
+	else if (strcmp(sp->algname, "ed25519-sha256") == 0)
+		sp->alg = AM_DKIM_ED25519_SHA256;
+	else if (strcmp(sp->algname, "rsa-sha1") == 0)
+		sp->alg = AM_DKIM_RSA_SHA1;
+	else {
+		am_buf_setf(why, "unsupported algorithm a=%.40s", sp->algname);
+		return -1;
+	}
+	return 0;
+}
+
+static int
+canon_word(const char *s, size_t n, enum am_dkim_canon *c)
+{
+	if (n == 6 && strncasecmp(s, "simple", 6) == 0)
+		*c = AM_DKIM_SIMPLE;
+	else if (n == 7 && strncasecmp(s, "relaxed", 7) == 0)
+		*c = AM_DKIM_RELAXED;
+	else
+		return -1;
+	return 0;
+}
+
+static int
+parse_canon(struct am_dkim_sigparams *sp, const struct am_dkim_tag *t,
+    struct am_buf *why)
+{
+	const char *slash = memchr(t->val, '/', t->vlen);
+	size_t n1 = slash ? (size_t)(slash - t->val) : t->vlen;
+
+	sp->bcanon = AM_DKIM_SIMPLE;
+	if (canon_word(t->val, n1, &sp->hcanon) != 0 || (slash != NULL &&
+	    canon_word(slash + 1, t->vlen - n1 - 1, &sp->bcanon) != 0)) {
+		am_buf_setf(why, "unsupported canonicalization c=%.*s",
+		    (int)(t->vlen > 40 ? 40 : t->vlen), t->val);
+		return -1;
+	}
+	return 0;
+}
+
+/* h=: colon separated field names with FWS around them. */
+static int
+parse_h(struct am_dkim_sigparams *sp, const struct am_dkim_tag *t,
+    struct am_buf *why)
+{
+	const char *p = t->val, *end = t->val + t->vlen, *e, *a, *z;
+	int from = 0;
+
+	if ((sp->h = calloc(AM_DKIM_H_MAX, sizeof(*sp->h))) == NULL)
+		return -1;
+	for (;;) {
+		e = memchr(p, ':', (size_t)(end - p));
+		if (e == NULL)
+			e = end;
+		for (a = p; a < e && strchr(" \t\r\n", *a); a++)
+			;
+		for (z = e; z > a && strchr(" \t\r\n", z[-1]); z--)
+			;
+		if (a == z || memchr(a, ' ', (size_t)(z - a)) != NULL ||
+		    memchr(a, '\t', (size_t)(z - a)) != NULL) {
+			am_buf_setf(why, "bad field name in h=");
+			return -1;
+		}
+		if (sp->nh >= AM_DKIM_H_MAX) {
+			am_buf_setf(why, "more than %d names in h=",
+			    AM_DKIM_H_MAX);
+			return -1;
+		}
+		if ((sp->h[sp->nh++] = dupn(a, (size_t)(z - a), 0)) == NULL)
+			return -1;
+		if (z - a == 4 && strncasecmp(a, "from", 4) == 0)
+			from = 1;
+		if (e == end)
+			break;
+		p = e + 1;
+	}
+	if (!from) {
+		am_buf_setf(why, "From field not signed");
+		return -1;
+	}
+	return 0;
+}
+
+static int
+hexval(int c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	return -1;
+}
+
+/* i=: dkim-quoted-printable (s.2.11) decoded; its domain must be d= or
+ * below it. */
+static int
+parse_i(struct am_dkim_sigparams *sp, const struct am_dkim_tag *t,
+    struct am_buf *why)
+{
+	char *o, *at;
+	size_t i, dl, il;
+	int h1, h2;
+
+	if ((o = sp->identity = malloc(t->vlen + 1)) == NULL)
+		return -1;
+	for (i = 0; i < t->vlen; i++) {
+		if (strchr(" \t\r\n", t->val[i]))
+			continue;
+		if (t->val[i] == '=' && i + 2 < t->vlen &&
+		    (h1 = hexval(t->val[i + 1])) >= 0 &&
+		    (h2 = hexval(t->val[i + 2])) >= 0) {
+			*o++ = (char)(h1 * 16 + h2);
+			i += 2;
+			continue;
+		}
+		*o++ = t->val[i];
+	}
+	*o = '\0';
+	if ((at = strrchr(sp->identity, '@')) == NULL) {
+		am_buf_setf(why, "i= has no '@'");
+		return -1;
+	}
+	at++;
+	dl = strlen(sp->domain);
+	il = strlen(at);
+	if (!(il == dl || (il > dl && at[il - dl - 1] == '.')) ||
+	    strcasecmp(at + il - dl, sp->domain) != 0) {
+		am_buf_setf(why, "i= domain is not d= or below it");
+		return -1;
+	}
+	return 0;
+}
+
+static int
+parse_b(struct am_dkim_sigparams *sp, const struct am_dkim_tag *b,
+    const struct am_dkim_tag *bh, struct am_buf *why)
+{
+	long n;
+	size_t i, k = 0;
+
+	for (i = 0; i < b->vlen && k < 8; i++)
+		if (!strchr(" \t\r\n", b->val[i]))
+			sp->b_prefix[k++] = b->val[i];
+	sp->b_prefix[k] = '\0';
+	if ((n = am_dkim_base64(b->val, b->vlen, sp->b, AM_DKIM_B_MAX)) <= 0) {
+		am_buf_setf(why, "b= is empty, not base64 or over %d bytes",
+		    AM_DKIM_B_MAX);
+		return -1;
+	}
+	sp->blen = (size_t)n;
+	n = am_dkim_base64(bh->val, bh->vlen, sp->bh, AM_DKIM_HASH_MAX);
+	if (n <= 0) {
+		am_buf_setf(why, "bh= is empty or not base64");
+		return -1;
+	}
+	sp->bhlen = (size_t)n;
+	return 0;
+}
+
+/* The tags whose values need nothing but copying or a number. */
+static int
+parse_simple_tags(struct am_dkim_sigparams *sp, const struct am_dkim_tag *tg,
+    size_t n, struct am_buf *why)
+{
+	const struct am_dkim_tag *t;
+
+	if ((t = am_dkim_tag_find(tg, n, "l")) != NULL) {
+		if (parse_num(t, &sp->l) != 0) {
+			am_buf_setf(why, "bad l= value");
+			return -1;
+		}
+		sp->has_l = 1;
+	}
+	if ((t = am_dkim_tag_find(tg, n, "t")) != NULL) {
+		if (parse_num(t, &sp->t) != 0) {
+			am_buf_setf(why, "bad t= value");
+			return -1;
+		}
+		sp->has_t = 1;
+	}
+	if ((t = am_dkim_tag_find(tg, n, "x")) != NULL) {
+		if (parse_num(t, &sp->x) != 0) {
+			am_buf_setf(why, "bad x= value");
+			return -1;
+		}
+		sp->has_x = 1;
+	}
+	if (sp->has_t && sp->has_x && sp->x <= sp->t) {
+		am_buf_setf(why, "x= is not after t=");
+		return -1;
+	}
+	return 0;
+}
+
+/* q=: a colon separated list that must offer dns/txt. */
+static int
+parse_q(const struct am_dkim_tag *t, struct am_buf *why)
+{
+	const char *p = t->val, *end = t->val + t->vlen, *e;
+
+	while (p < end) {
+		if ((e = memchr(p, ':', (size_t)(end - p))) == NULL)
+			e = end;
+		while (p < e && strchr(" \t\r\n", *p))
+			p++;
+		if (e - p >= 7 && strncasecmp(p, "dns/txt", 7) == 0 &&
+		    (e - p == 7 || strchr(" \t\r\n", p[7])))
+			return 0;
+		p = e + 1;
+	}
+	am_buf_setf(why, "unsupported query method q=%.*s",
+	    (int)(t->vlen > 40 ? 40 : t->vlen), t->val);
+	return -1;
+}
+
+static const char *const required[] = { "v", "a", "b", "bh", "d", "h", "s" };
+
+static int
+parse_ids(struct am_dkim_sigparams *sp, const struct am_dkim_tag *tg,
+    size_t n, struct am_buf *why)
+{
+	const struct am_dkim_tag *d, *s, *t;
+	size_t k;
+
+	d = am_dkim_tag_find(tg, n, "d");
+	s = am_dkim_tag_find(tg, n, "s");
+	if (d != NULL && name_ok(d->val, d->vlen))
+		sp->domain = dupn(d->val, d->vlen, 1);
+	if (s != NULL && name_ok(s->val, s->vlen))
+		sp->selector = dupn(s->val, s->vlen, 0);
+	for (k = 0; k < sizeof(required) / sizeof(required[0]); k++)
+		if (am_dkim_tag_find(tg, n, required[k]) == NULL) {
+			am_buf_setf(why, "missing %s= tag", required[k]);
+			return -1;
+		}
+	if (sp->domain == NULL || sp->selector == NULL) {
+		am_buf_setf(why, "bad %s= value", sp->domain ? "s" : "d");
+		return -1;
+	}
+	if (!tag_is(am_dkim_tag_find(tg, n, "v"), "1")) {
+		am_buf_setf(why, "unsupported version (v= is not 1)");
+		return -1;
+	}
+	if ((t = am_dkim_tag_find(tg, n, "i")) != NULL)
+		return parse_i(sp, t, why);
+	if ((sp->identity = malloc(strlen(sp->domain) + 2)) == NULL)
+		return -1;
+	sp->identity[0] = '@';
+	strcpy(sp->identity + 1, sp->domain);
+	return 0;
+}
+
+int
+am_dkim_sig_parse(const char *value, size_t len, struct am_dkim_sigparams *sp,
+    struct am_buf *why)
+{
+	struct am_dkim_tag tg[AM_DKIM_TAGS_MAX];
+	const struct am_dkim_tag *t;
+	size_t n;
+
+	memset(sp, 0, sizeof(*sp));
+	am_buf_setf(why, "out of memory");
+	if (len > AM_DKIM_SIG_MAX) {
+		am_buf_setf(why, "signature over %d bytes", AM_DKIM_SIG_MAX);
+		return -1;
+	}
+	if (am_dkim_tags_parse(value, len, tg, AM_DKIM_TAGS_MAX, &n, why) != 0)
+		return -1;
+	if (parse_ids(sp, tg, n, why) != 0)
+		return -1;
+	if (parse_alg(sp, am_dkim_tag_find(tg, n, "a"), why) != 0)
+		return -1;
+	if (parse_b(sp, am_dkim_tag_find(tg, n, "b"),
+	    am_dkim_tag_find(tg, n, "bh"), why) != 0)
+		return -1;
+	if (parse_h(sp, am_dkim_tag_find(tg, n, "h"), why) != 0)
+		return -1;
+	if ((t = am_dkim_tag_find(tg, n, "c")) != NULL &&
+	    parse_canon(sp, t, why) != 0)
+		return -1;
+	if ((t = am_dkim_tag_find(tg, n, "q")) != NULL && parse_q(t, why) != 0)
+		return -1;
+	if (parse_simple_tags(sp, tg, n, why) != 0)
+		return -1;
+	if (why != NULL)
+		am_buf_reset(why);
+	return 0;
+}
+
+void
+am_dkim_sig_release(struct am_dkim_sigparams *sp)
+{
+	size_t i;
+
+	if (sp->h != NULL)
+		for (i = 0; i < sp->nh; i++)
+			free(sp->h[i]);
+	free(sp->h);
+	free(sp->algname);
+	free(sp->domain);
+	free(sp->selector);
+	free(sp->identity);
+	memset(sp, 0, sizeof(*sp));
+}
+
+const char *
+am_dkim_alg_hash(enum am_dkim_alg alg)
+{
+	return alg == AM_DKIM_RSA_SHA1 ? "sha1" : "sha256";
+}
