@@ -97,7 +97,7 @@ dmarc_fetch(struct dmarc_ctx *ctx, const char *domain)
 	l->st = am_dns_query(ctx->dns, qname, AM_DNS_T_TXT, &ans, ctx->why);
 	if (l->st != AM_DNS_BADNAME)
 		ctx->queries++;
-	if (l->st == AM_DNS_TEMPFAIL)
+	if (l->st == AM_DNS_TEMPFAIL && ctx->why != NULL)
 		am_buf_printf(ctx->why, " (%s TXT)", qname);
 	if (l->st == AM_DNS_OK && ans != NULL)
 		classify(l, ans);

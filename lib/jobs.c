@@ -2,6 +2,7 @@
 /*
  * jobs: a small pool of threads that run lookups early. See jobs.h.
  */
+#include <signal.h>
 #include <stdlib.h>
 
 #include "jobs.h"
@@ -77,6 +78,7 @@ struct am_jobs *
 am_jobs_new(unsigned n)
 {
 	struct am_jobs *p;
+	sigset_t all, old;
 	unsigned i;
 
 	if ((p = calloc(1, sizeof(*p))) == NULL)
@@ -86,11 +88,19 @@ am_jobs_new(unsigned n)
 	pthread_cond_init(&p->done, NULL);
 	if (n > 0 && (p->threads = calloc(n, sizeof(*p->threads))) == NULL)
 		return am_jobs_free(p);
+	/*
+	 * The workers inherit a full signal mask: signals are the daemon's
+	 * business (libmilter waits for SIGTERM in its own thread), and a
+	 * worker that took one would end the process uncleanly.
+	 */
+	sigfillset(&all);
+	pthread_sigmask(SIG_BLOCK, &all, &old);
 	for (i = 0; i < n; i++) {
 		if (pthread_create(&p->threads[i], NULL, worker, p) != 0)
 			break;
 		p->n++;
 	}
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	return p;
 }
 

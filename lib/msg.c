@@ -243,6 +243,7 @@ prefetch_job(void *arg)
 	struct am_msg *m = arg;
 	struct am_dns_answer *a;
 	char name[AM_DNS_NAME_MAX + 16], org[AM_DNS_NAME_MAX + 1];
+	struct am_buf why = AM_BUF_INIT(512);
 	unsigned q = 0;
 	size_t i;
 
@@ -259,7 +260,8 @@ prefetch_job(void *arg)
 	am_dns_answer_free(a);
 	/* The organizational domain's record: the RFC 9989 tree walk itself. */
 	(void)am_dmarc_org_domain(&m->e->dmarc, m->e->dns, m->prefetch_from,
-	    org, &q, NULL);
+	    org, &q, &why);
+	am_buf_release(&why);
 }
 
 /* Parse From once (for DMARC and its prefetch). */

@@ -178,24 +178,52 @@ daemonize(void)
 		fatal("cannot redirect standard streams: %s", strerror(errno));
 }
 
-/* Set up libmilter and run until SIGTERM; the exit status. */
+/* The DNS stack and the engine; fatal on error. */
+static struct am_engine *
+engine_setup(const struct am_config *c, struct am_dns **dns)
+{
+	struct am_buf why = AM_BUF_INIT(1024);
+	struct am_engine *e;
+
+	if ((*dns = dns_setup(c, &why)) == NULL ||
+	    (e = am_engine_new(c, *dns, &why)) == NULL)
+		fatal("%s", am_buf_str(&why));
+	am_buf_release(&why);
+	return e;
+}
+
+/*
+ * Set up libmilter and run until SIGTERM; the exit status. The engine's
+ * threads are started after the fork, which does not copy them.
+ */
 static int
 run_daemon(const struct am_config *c, int foreground)
 {
+	struct am_engine *engine;
+	struct am_dns *dns;
+
 	if (smfi_register(*am_callbacks_desc()) != MI_SUCCESS)
 		fatal("smfi_register failed");
 	if (smfi_setconn(c->socket) != MI_SUCCESS)
 		fatal("Socket %s: cannot use it", c->socket);
 	if (smfi_opensocket(1) != MI_SUCCESS)
 		fatal("Socket %s: cannot listen (in use, or no permission?)", c->socket);
+	/* Fail on the terminal, not after detaching: a trial engine first. */
+	engine = engine_setup(c, &dns);
+	am_engine_free(engine);
+	am_dns_free(dns);
 	if (!foreground)
 		daemonize();
 	write_pidfile(c->pidfile);
 	drop_privileges(c->userid);
+	engine = engine_setup(c, &dns);
+	am_callbacks_set_engine(engine);
 	log_info("authmilter %s listening on %s", PACKAGE_VERSION, c->socket);
 	if (smfi_main() != MI_SUCCESS)
 		log_error("smfi_main returned an error");
 	log_info("authmilter stopped");
+	am_engine_free(engine);
+	am_dns_free(dns);
 	if (c->pidfile != NULL && *c->pidfile != '\0')
 		(void)unlink(c->pidfile);
 	return 0;
@@ -220,27 +248,28 @@ main(int argc, char **argv)
 		fprintf(stderr, "authmilter: %s\n", am_buf_str(&why));
 		return 1;
 	}
+	/* Until the daemon runs, errors go to the terminal. */
+	am_log_init("authmilter", 0, 0, conf->log_level);
 	if (o.check_only) {
+		/* Also what the engine reads at start: PSL, key files, servers. */
+		engine = engine_setup(conf, &dns);
+		am_engine_free(engine);
+		am_dns_free(dns);
 		printf("%s: configuration OK\n", o.conf);
 		am_config_free(conf);
 		return 0;
 	}
-	am_log_init("authmilter", conf->syslog && !o.do_check,
-	    conf->syslog_facility, conf->log_level);
-	if ((dns = dns_setup(conf, &why)) == NULL ||
-	    (engine = am_engine_new(conf, dns, &why)) == NULL) {
-		fprintf(stderr, "authmilter: %s\n", am_buf_str(&why));
-		return 1;
-	}
+	if (!o.do_check)
+		am_log_init("authmilter", conf->syslog, conf->syslog_facility,
+		    conf->log_level);
 	signal(SIGPIPE, SIG_IGN);
 	if (o.do_check) {
+		engine = engine_setup(conf, &dns);
 		r = am_check_run(engine, &o.check);
-	} else {
-		am_callbacks_set_engine(engine);
+		am_engine_free(engine);
+		am_dns_free(dns);
+	} else
 		r = run_daemon(conf, o.foreground);
-	}
-	am_engine_free(engine);
-	am_dns_free(dns);
 	am_config_free(conf);
 	am_buf_release(&why);
 	return r;
