@@ -19,6 +19,8 @@
 
 #define OFF(f) offsetof(struct am_config, f)
 
+static int parse_uint(const char *s, unsigned long long *out);
+
 static const char *const bool_words[] = { "no", "yes", NULL };
 static const char *const spf_words[] = { "off", "mailfrom", "helo+mailfrom", NULL };
 static const char *const log_words[] = { "error", "warning", "info", "debug", NULL };
@@ -36,7 +38,7 @@ static const struct am_conf_opt options[] = {
 	{ "LogLevel", AM_CONF_ENUM, "info", OFF(log_level), log_words, 0, 0 },
 	{ "AuthservID", AM_CONF_STRING, "", OFF(authserv_id), NULL, 0, 0 },
 	{ "AuthservIDAliases", AM_CONF_STRLIST, "", OFF(authserv_aliases), NULL, 0, 0 },
-	{ "DNSServer", AM_CONF_STRLIST, "", OFF(dns_servers), NULL, 0, 0 },
+	{ "DNSServer", AM_CONF_SERVERS, "", OFF(dns_servers), NULL, 0, 0 },
 	{ "DNSTimeout", AM_CONF_DURATION, "5s", OFF(dns_timeout_ms), NULL, 100, 60000 },
 	{ "DNSRetries", AM_CONF_UINT, "2", OFF(dns_retries), NULL, 1, 10 },
 	{ "DNSCacheSize", AM_CONF_UINT, "10000", OFF(dns_cache_size), NULL, 0, 10000000 },
@@ -180,6 +182,36 @@ am_strlist_has(const struct am_strlist *l, const char *domain)
 		if (strcasecmp(l->v[i], domain) == 0)
 			return 1;
 	return 0;
+}
+
+/* Check one name server: "IP", "IP@port" or "[IPv6]@port". */
+static int
+server_check(const char *s, struct am_buf *why)
+{
+	char host[64];
+	const char *at = strrchr(s, '@');
+	size_t n = at != NULL ? (size_t)(at - s) : strlen(s);
+	struct am_addr a;
+	unsigned long long port;
+
+	if (n >= sizeof(host))
+		goto bad;
+	memcpy(host, s, n);
+	host[n] = '\0';
+	if (n >= 2 && host[0] == '[' && host[n - 1] == ']') {
+		memmove(host, host + 1, n - 2);
+		host[n - 2] = '\0';
+	}
+	if (am_addr_parse(&a, host) != 0)
+		goto bad;
+	if (at != NULL && (parse_uint(at + 1, &port) != 0 || port == 0 || port > 65535)) {
+		am_buf_setf(why, "\"%s\": the port must be a number from 1 to 65535", s);
+		return -1;
+	}
+	return 0;
+bad:
+	am_buf_setf(why, "\"%s\" is not a name server address (IP, IP@port or [IPv6]@port)", s);
+	return -1;
 }
 
 /* Parse "500ms", "5s", "2m", "1h", "5" (seconds) into milliseconds. */
@@ -362,6 +394,13 @@ store(struct am_config *c, const struct am_conf_opt *o, const char *value,
 		return am_cidrlist_parse(field, value, why);
 	case AM_CONF_HOSTLIST:
 		return hostlist_parse(field, value, why);
+	case AM_CONF_SERVERS:
+		if (strlist_parse(field, value) != 0)
+			goto nomem;
+		for (w = 0; (size_t)w < ((struct am_strlist *)field)->n; w++)
+			if (server_check(((struct am_strlist *)field)->v[w], why) != 0)
+				return -1;
+		return 0;
 	}
 	return -1;
 nomem:
@@ -394,7 +433,7 @@ am_config_set(struct am_config *c, const char *keyword, const char *value,
 	}
 	if (*value == '\0' && o->type != AM_CONF_STRING && o->type != AM_CONF_PATH &&
 	    o->type != AM_CONF_STRLIST && o->type != AM_CONF_CIDRLIST &&
-	    o->type != AM_CONF_HOSTLIST) {
+	    o->type != AM_CONF_HOSTLIST && o->type != AM_CONF_SERVERS) {
 		am_buf_setf(why, "%s:%u: %s: missing value", file, line, o->name);
 		return -1;
 	}
@@ -515,7 +554,7 @@ am_config_free(struct am_config *c)
 		if (o->type == AM_CONF_STRING || o->type == AM_CONF_PATH ||
 		    o->type == AM_CONF_SOCKET)
 			free(*(char **)field);
-		else if (o->type == AM_CONF_STRLIST)
+		else if (o->type == AM_CONF_STRLIST || o->type == AM_CONF_SERVERS)
 			strlist_clear(field);
 		else if (o->type == AM_CONF_CIDRLIST)
 			am_cidrlist_clear(field);
@@ -555,6 +594,7 @@ dump_value(const struct am_config *c, const struct am_conf_opt *o, struct am_buf
 		am_buf_printf(out, "%ums", *(const unsigned *)field);
 		break;
 	case AM_CONF_STRLIST:
+	case AM_CONF_SERVERS:
 		sl = field;
 		for (i = 0; i < sl->n; i++)
 			am_buf_printf(out, "%s%s", i ? ", " : "", sl->v[i]);

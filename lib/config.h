@@ -37,6 +37,7 @@ enum am_conf_type {
 	                      inet6:port[@host] */
 	AM_CONF_PATH,      /* a file name (absolute, or relative to cwd) */
 	AM_CONF_HOSTLIST,  /* IP addresses, networks and host names */
+	AM_CONF_SERVERS,   /* name servers: IP, IP@port, [IPv6]@port */
 };
 
 struct am_strlist {

@@ -38,6 +38,9 @@ static const struct err_case err_cases[] = {
 	{ "missing value", "DNSTimeout\n", ":1: DNSTimeout: missing value" },
 	{ "duplicate", "LogLevel info\nLogLevel debug\n", ":2: LogLevel: already set at line 1" },
 	{ "bad facility", "SyslogFacility kern\n", ":1: SyslogFacility: \"kern\" is not one of" },
+	{ "bad dns port", "DNSServer 127.0.0.1@domain\n", ":1: DNSServer: \"127.0.0.1@domain\": the port must be" },
+	{ "bad dns server", "DNSServer ns1.example.net\n", ":1: DNSServer: \"ns1.example.net\" is not a name server address" },
+	{ "bad forwarder", "DMARCTrustedForwarders 192.0.2.0/24, bad/name\n", ":1: DMARCTrustedForwarders: \"bad/name\" is not an IP address" },
 };
 
 /* Write text to a temporary file; returns its malloc'd path. */
@@ -88,7 +91,7 @@ test_values(void **state)
 	char *path = temp_conf(
 	    "  # indented comment\n"
 	    "socket   unix:/run/authmilter/a.sock  \n"
-	    "DNSServer 127.0.0.1@5353, ::1\n"
+	    "DNSServer 127.0.0.1@5353, ::1, [::1]@5353\n"
 	    "DNSTimeout 1500ms\n"
 	    "AuthservID mx.example.net\n"
 	    "TrustedNetworks 10.0.0.0/8 ::ffff:192.0.2.0/120\n"
@@ -102,7 +105,7 @@ test_values(void **state)
 		printf("load failed: %s\n", am_buf_str(&why));
 	assert_non_null(c);
 	assert_string_equal(c->socket, "unix:/run/authmilter/a.sock");
-	assert_int_equal(c->dns_servers.n, 2);
+	assert_int_equal(c->dns_servers.n, 3);
 	assert_string_equal(c->dns_servers.v[0], "127.0.0.1@5353");
 	assert_string_equal(c->dns_servers.v[1], "::1");
 	assert_int_equal(c->dns_timeout_ms, 1500);
