@@ -1,0 +1,73 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
+/*
+ * msg_int: what the engine's files (msg.c, msg_checks.c, msg_arc.c) share:
+ * the engine and per-message structures and the steps of am_msg_finish().
+ * Not for use outside lib/msg*.c.
+ */
+#ifndef AM_MSG_INT_H
+#define AM_MSG_INT_H
+
+#include "arc.h"
+#include "authres.h"
+#include "dkim.h"
+#include "dmarc.h"
+#include "from.h"
+#include "hdr.h"
+#include "jobs.h"
+#include "msg.h"
+#include "net.h"
+#include "policy.h"
+#include "psl.h"
+
+struct am_engine {
+	const struct am_config *conf;
+	struct am_dns *dns;
+	struct am_psl *psl;         /* RFC 7489 mode only; read-only */
+	struct am_dmarc_conf dmarc;
+	struct am_jobs *jobs;       /* early lookups (LookupThreads) */
+	char hostname[256];
+};
+
+/* Names whose records are fetched at end of header, ahead of need. */
+#define PREFETCH_MAX 12
+
+struct am_msg {
+	struct am_engine *e;
+	char *queue_id, *client_ip, *helo, *mail_from, *auth_user;
+	char *authserv_id, *receiver;
+	struct am_addr addr;
+	int have_addr;
+	struct am_hdrs hdrs;
+	struct am_dkim *dkim;       /* NULL when DKIMMode is off */
+	size_t ar_seen;             /* A-R fields seen so far */
+	int hdr_overflow;           /* a header cap was hit */
+	int headers_done;
+	int finished;
+	struct am_authres ar;
+	struct am_from from;
+	struct am_dmarc_response dmarc;
+	int dmarc_done;
+	int dkim_temperror;
+	int from_parsed;
+	struct am_buf from_why;
+	struct am_job spf_job, prefetch_job;
+	char *prefetch[PREFETCH_MAX];   /* "sel._domainkey.d" TXT names */
+	size_t nprefetch;
+	char *prefetch_from;            /* From domain for DMARC discovery */
+	struct am_policy_out pol;
+	struct am_verdict v;
+};
+
+/* 1 when SPF is to be evaluated; the job that evaluates it. */
+int am_msg_spf_wanted(const struct am_msg *m);
+void am_msg_spf_job(void *arg);
+/* Parse the From fields once (for DMARC and its prefetch). */
+void am_msg_parse_from(struct am_msg *m);
+/* The steps of am_msg_finish(), in order: each adds its A-R entries and
+ * log words. */
+void am_msg_run_spf(struct am_msg *m);
+void am_msg_run_dkim(struct am_msg *m);
+void am_msg_run_dmarc(struct am_msg *m);
+void am_msg_run_policy(struct am_msg *m);
+
+#endif
