@@ -4,6 +4,7 @@
  */
 #include <ctype.h>
 #include <string.h>
+#include <strings.h>
 
 #include "authres.h"
 
@@ -149,4 +150,111 @@ am_authres_id(const char *value, char *id, size_t idlen)
 	}
 	id[n] = '\0';
 	return n > 0 ? 0 : -1;
+}
+
+/* Copy a token or quoted string at p into out (lower case if fold); returns the end. */
+static const char *
+read_value(const char *p, char *out, size_t len, int fold)
+{
+	size_t n = 0;
+	int quoted = *p == '"';
+
+	if (quoted)
+		p++;
+	for (; *p != '\0'; p++) {
+		if (quoted && *p == '"') {
+			p++;
+			break;
+		}
+		if (!quoted && (isspace((unsigned char)*p) || strchr(";()=", *p) != NULL))
+			break;
+		if (quoted && *p == '\\' && p[1] != '\0')
+			p++;
+		if (n + 1 < len)
+			out[n++] = fold ? (char)tolower((unsigned char)*p) : *p;
+	}
+	out[n] = '\0';
+	return p;
+}
+
+/* Skip to just after the next ';' outside comments and quotes (or the end). */
+static const char *
+next_resinfo(const char *p)
+{
+	while (*p != '\0') {
+		p = skip_cfws(p);
+		if (*p == ';')
+			return p + 1;
+		if (*p == '"') {
+			char junk[2];
+			p = read_value(p, junk, sizeof(junk), 0);
+		} else if (*p != '\0' && *p != '(')
+			p++;
+	}
+	return p;
+}
+
+/* Read "method[/v]=result" and its "ptype.prop=value" list at p. */
+static const char *
+read_resinfo(const char *p, struct am_authres_item *it)
+{
+	char *slash;
+
+	memset(it, 0, sizeof(*it));
+	p = read_value(skip_cfws(p), it->method, sizeof(it->method), 1);
+	if ((slash = strchr(it->method, '/')) != NULL)
+		*slash = '\0';
+	p = skip_cfws(p);
+	if (*p != '=')
+		return p;
+	p = read_value(skip_cfws(p + 1), it->result, sizeof(it->result), 1);
+	for (;;) {
+		char name[48];
+		p = skip_cfws(p);
+		if (*p == '\0' || *p == ';')
+			return p;
+		p = read_value(p, name, sizeof(name), 1);
+		p = skip_cfws(p);
+		if (*p != '=') {
+			if (name[0] == '\0' && *p != '\0' && *p != ';')
+				p++;
+			continue;
+		}
+		p = skip_cfws(p + 1);
+		if (it->nprops < AM_AUTHRES_PROPS) {
+			memcpy(it->props[it->nprops].name, name, sizeof(name));
+			p = read_value(p, it->props[it->nprops].value,
+			    sizeof(it->props[it->nprops].value), 0);
+			it->nprops++;
+		} else {
+			char junk[2];
+			p = read_value(p, junk, sizeof(junk), 0);
+		}
+	}
+}
+
+size_t
+am_authres_scan(const char *value, struct am_authres_item *items, size_t max)
+{
+	const char *p = next_resinfo(value);    /* past the authserv-id */
+	size_t n = 0;
+
+	while (*p != '\0' && n < max) {
+		p = read_resinfo(p, &items[n]);
+		if (items[n].method[0] != '\0' && strcmp(items[n].method, "none") != 0)
+			n++;
+		p = next_resinfo(p);
+	}
+	return n;
+}
+
+const char *
+am_authres_item_prop(const struct am_authres_item *item, const char *name)
+{
+	unsigned i;
+
+	for (i = 0; i < item->nprops; i++)
+		if (strcasecmp(item->props[i].name, name) == 0)
+			return item->props[i].value;
+	return NULL;
 }

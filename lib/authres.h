@@ -50,4 +50,28 @@ void am_authres_release(struct am_authres *ar);
  */
 int am_authres_id(const char *value, char *id, size_t idlen);
 
+/* One resinfo of an existing header, as am_authres_scan() reads it. */
+#define AM_AUTHRES_PROPS 8
+struct am_authres_item {
+	char method[32];      /* lower case, without "/version" */
+	char result[32];      /* lower case */
+	unsigned nprops;
+	struct {
+		char name[48];    /* "header.d", lower case */
+		char value[256];
+	} props[AM_AUTHRES_PROPS];
+};
+
+/*
+ * Read the resinfos of an A-R (or ARC-Authentication-Results) value after
+ * its authserv-id: "id; spf=pass smtp.mailfrom=a.example; dkim=..." into
+ * items[0..max). Comments are skipped, quoted values unquoted, overlong
+ * tokens cut. Returns the number of items read.
+ */
+size_t am_authres_scan(const char *value, struct am_authres_item *items,
+    size_t max);
+/* The value of property name in item, or NULL. */
+const char *am_authres_item_prop(const struct am_authres_item *item,
+    const char *name);
+
 #endif

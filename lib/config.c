@@ -59,6 +59,11 @@ static const struct am_conf_opt options[] = {
 	{ "DMARCIgnoreDomains", AM_CONF_STRLIST, "", OFF(dmarc_ignore_domains), NULL, 0, 0 },
 	{ "TempFailOnDNSError", AM_CONF_BOOL, "no", OFF(tempfail_on_dns_error), bool_words, 0, 0 },
 	{ "PublicSuffixList", AM_CONF_PATH, AM_DEFAULT_PSL, OFF(public_suffix_list), NULL, 0, 0 },
+	{ "ARCMode", AM_CONF_ENUM, "on", OFF(arc_mode), onoff_words, 0, 0 },
+	{ "ARCSealDomain", AM_CONF_STRING, "", OFF(arc_seal_domain), NULL, 0, 0 },
+	{ "ARCSealSelector", AM_CONF_STRING, "", OFF(arc_seal_selector), NULL, 0, 0 },
+	{ "ARCSealKeyFile", AM_CONF_PATH, "", OFF(arc_seal_key_file), NULL, 0, 0 },
+	{ "ARCTrustedSealers", AM_CONF_STRLIST, "", OFF(arc_trusted_sealers), NULL, 0, 0 },
 	{ NULL, 0, NULL, 0, NULL, 0, 0 },
 };
 

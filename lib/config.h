@@ -95,6 +95,12 @@ struct am_config {
 	struct am_strlist dmarc_ignore_domains;  /* lower case */
 	int tempfail_on_dns_error;
 	char *public_suffix_list;
+	/* arc */
+	int arc_mode;
+	char *arc_seal_domain;
+	char *arc_seal_selector;
+	char *arc_seal_key_file;
+	struct am_strlist arc_trusted_sealers;
 };
 
 /* 1 when the list names the address (if given) or the host name. */

@@ -47,11 +47,11 @@ am_engine_new(const struct am_config *conf, struct am_dns *dns, struct am_buf *w
 	e->dmarc.mode = conf->dmarc_mode == AM_DMARCMODE_RFC7489 ?
 	    AM_DMARC_RFC7489 : AM_DMARC_RFC9989;
 	e->dmarc.psl = e->psl;
+	if (am_msg_arc_engine_init(e, why) != 0)
+		return am_engine_free(e);
 	if ((e->jobs = am_jobs_new(conf->lookup_threads)) == NULL) {
 		am_buf_setf(why, "cannot start %u lookup threads", conf->lookup_threads);
-		am_psl_free(e->psl);
-		free(e);
-		return NULL;
+		return am_engine_free(e);
 	}
 	if (gethostname(e->hostname, sizeof(e->hostname) - 1) != 0)
 		strcpy(e->hostname, "localhost");
@@ -64,6 +64,7 @@ am_engine_free(struct am_engine *e)
 	if (e == NULL)
 		return NULL;
 	am_jobs_free(e->jobs);
+	am_msg_arc_engine_free(e);
 	am_psl_free(e->psl);
 	free(e);
 	return NULL;
@@ -130,6 +131,9 @@ am_msg_new(struct am_engine *e, const struct am_envelope *env)
 		if ((m->dkim = am_dkim_new(&dc, e->dns)) == NULL)
 			return am_msg_free(m);
 	}
+	if (am_msg_arc_new(m) != 0)
+		return am_msg_free(m);
+	am_buf_init(&m->override_note, 256);
 	am_buf_init(&m->v.log, 2048);
 	am_spf_response_init(&m->v.spf_mailfrom);
 	am_spf_response_init(&m->v.spf_helo);
@@ -266,6 +270,8 @@ am_msg_end_headers(struct am_msg *m)
 	/* Over the header caps the signed fields may be missing: no verdict. */
 	if (m->dkim != NULL && !m->hdr_overflow)
 		am_dkim_headers(m->dkim, &m->hdrs);
+	if (m->arc != NULL && !m->hdr_overflow)
+		am_arc_headers(m->arc, &m->hdrs);
 	start_prefetch(m);
 }
 
@@ -276,6 +282,8 @@ am_msg_body(struct am_msg *m, const void *buf, size_t len)
 		am_msg_end_headers(m);
 	if (m->dkim != NULL && !m->hdr_overflow)
 		am_dkim_body(m->dkim, buf, len);
+	if (m->arc != NULL && !m->hdr_overflow)
+		am_arc_body(m->arc, buf, len);
 }
 
 /* Mail that is not judged: trusted networks, authenticated submitters. */
@@ -309,9 +317,13 @@ am_msg_finish(struct am_msg *m)
 		am_authres_begin(&m->ar, m->authserv_id);
 		am_msg_run_spf(m);
 		am_msg_run_dkim(m);
+		if (m->hdr_overflow)
+			m->arc = am_arc_free(m->arc);
+		am_msg_run_arc(m);
 		am_msg_run_dmarc(m);
 		am_msg_run_policy(m);
 		m->v.authres = am_authres_end(&m->ar);
+		am_msg_arc_seal(m);
 	}
 	if (m->v.nar_remove > 0)
 		am_buf_printf(&m->v.log, " removed=%zu forged A-R", m->v.nar_remove);
@@ -342,6 +354,9 @@ am_msg_free(struct am_msg *m)
 	free(m->receiver);
 	am_hdrs_release(&m->hdrs);
 	am_dkim_free(m->dkim);
+	am_arc_free(m->arc);
+	am_arc_sealed_release(&m->sealed);
+	am_buf_release(&m->override_note);
 	if (m->v.authres != NULL)
 		am_authres_release(&m->ar);
 	free(m->v.ar_remove);

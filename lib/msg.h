@@ -68,6 +68,9 @@ struct am_verdict {
 	struct am_spf_response spf_mailfrom; /* valid when spf_mailfrom_done */
 	struct am_spf_response spf_helo;     /* valid when spf_helo_done */
 	int spf_mailfrom_done, spf_helo_done;
+	const char *arc_seal;       /* our new ARC set (values, "\n\t" folded) */
+	const char *arc_message_signature; /* to insert at the top in this */
+	const char *arc_authres;    /* order, ARC-Seal first; NULL: none */
 	const struct am_dkim *dkim; /* per-signature verdicts (am_dkim_count,
 	                               am_dkim_sig); NULL when not verified */
 	struct am_buf log;          /* one-line summary without the queue id */

@@ -4,6 +4,7 @@
  * policy decision; each step reports its results as Authentication-Results
  * entries (RFC 8601 s.2.7, RFC 6008 header.b) and log words.
  */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -130,8 +131,16 @@ am_msg_run_dkim(struct am_msg *m)
 		am_buf_adds(&m->v.log, " dkim=none");
 		return;
 	}
-	for (i = 0; i < n; i++)
+	/* Signatures past DKIMMaxSignatures were not verified: one entry says so. */
+	for (i = 0; i < n && i < m->e->conf->dkim_max_signatures; i++)
 		report_dkim_sig(m, am_dkim_sig(m->dkim, i));
+	if (n > i) {
+		char c[96];
+		snprintf(c, sizeof(c), "%zu more signatures not verified (DKIMMaxSignatures %u)",
+		    n - i, m->e->conf->dkim_max_signatures);
+		am_authres_method(&m->ar, "dkim", "policy", c);
+		am_buf_printf(&m->v.log, " dkim=policy (%s)", c);
+	}
 }
 
 /* The DKIM verdicts as DMARC wants them (at most AM_DMARC_DKIM_MAX). */
@@ -155,7 +164,8 @@ dmarc_dkim_input(const struct am_msg *m, struct am_dmarc_dkim *v, int *temperror
 
 /* The comment of the dmarc= result: policy properties, as large receivers write. */
 static void
-dmarc_comment(const struct am_dmarc_response *d, struct am_buf *c)
+dmarc_comment(const struct am_dmarc_response *d, const struct am_buf *note,
+    struct am_buf *c)
 {
 	if (d->have_record) {
 		am_buf_printf(c, "p=%s", am_dmarc_policy_name(d->rec.p));
@@ -167,6 +177,8 @@ dmarc_comment(const struct am_dmarc_response *d, struct am_buf *c)
 		    d->disposition == AM_DMARC_P_UNSET ? AM_DMARC_P_NONE : d->disposition));
 		if (d->override != AM_DMARC_OVR_NONE)
 			am_buf_printf(c, " reason=%s", am_dmarc_override_name(d->override));
+		if (note->len > 0)
+			am_buf_printf(c, " %s", am_buf_str(note));
 	}
 	if (d->result != AM_DMARC_PASS && d->why.len > 0)
 		am_buf_printf(c, "%s%s", c->len ? "; " : "", am_buf_str(&d->why));
@@ -180,7 +192,7 @@ report_dmarc(struct am_msg *m)
 	struct am_buf c = AM_BUF_INIT(512);
 	const char *res = am_dmarc_result_name(d->result);
 
-	dmarc_comment(d, &c);
+	dmarc_comment(d, &m->override_note, &c);
 	am_authres_method(&m->ar, "dmarc", res, am_buf_str(&c));
 	if (d->from_domain[0] != '\0')
 		am_authres_prop(&m->ar, "header.from", d->from_domain);
@@ -244,6 +256,7 @@ am_msg_run_policy(struct am_msg *m)
 	in.spf_temperror = m->v.spf_mailfrom_done &&
 	    m->v.spf_mailfrom.result == AM_SPF_TEMPERROR;
 	in.dkim_temperror = m->dkim_temperror;
+	(void)am_msg_arc_override(m);
 	am_policy_decide(&in, &m->dmarc, &m->pol);
 	m->v.action = m->pol.action;
 	m->v.smtp_rcode = m->pol.rcode;

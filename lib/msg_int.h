@@ -25,6 +25,7 @@ struct am_engine {
 	struct am_psl *psl;         /* RFC 7489 mode only; read-only */
 	struct am_dmarc_conf dmarc;
 	struct am_jobs *jobs;       /* early lookups (LookupThreads) */
+	struct am_arc_key *arc_key; /* ARCSealKeyFile, or NULL: no sealing */
 	char hostname[256];
 };
 
@@ -39,6 +40,9 @@ struct am_msg {
 	int have_addr;
 	struct am_hdrs hdrs;
 	struct am_dkim *dkim;       /* NULL when DKIMMode is off */
+	struct am_arc *arc;         /* NULL when ARCMode is off */
+	struct am_arc_sealed sealed;
+	struct am_buf override_note; /* why DMARC was overridden (ARC) */
 	size_t ar_seen;             /* A-R fields seen so far */
 	int hdr_overflow;           /* a header cap was hit */
 	int headers_done;
@@ -69,5 +73,14 @@ void am_msg_run_spf(struct am_msg *m);
 void am_msg_run_dkim(struct am_msg *m);
 void am_msg_run_dmarc(struct am_msg *m);
 void am_msg_run_policy(struct am_msg *m);
+
+/* ARC (msg_arc.c): seal key at engine start, verifier per message, the
+ * arc= entry, the trusted-sealer override of DMARC, and our seal. */
+int am_msg_arc_engine_init(struct am_engine *e, struct am_buf *why);
+void am_msg_arc_engine_free(struct am_engine *e);
+int am_msg_arc_new(struct am_msg *m);
+void am_msg_run_arc(struct am_msg *m);
+int am_msg_arc_override(struct am_msg *m);
+void am_msg_arc_seal(struct am_msg *m);
 
 #endif

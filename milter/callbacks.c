@@ -177,12 +177,31 @@ cb_body(SMFICTX *ctx, unsigned char *buf, size_t len)
 	return cont(c, SMFIP_NR_BODY);
 }
 
-/* Apply the verdict's header changes: forged A-R out, ours in at the top. */
+/* Insert one field at the top; the value gets the leading space if agreed. */
+static void
+insert_top(SMFICTX *ctx, const struct conn *c, const char *name,
+    const char *value, const char *qid)
+{
+	char *v;
+
+	/* With SMFIP_HDR_LEADSPC the MTA copies our value verbatim after the colon. */
+	if (asprintf(&v, "%s%s", c->leadspc ? " " : "", value) < 0) {
+		log_error("%s: out of memory adding %s", qid, name);
+		return;
+	}
+	if (smfi_insheader(ctx, 0, (char *)name, v) != MI_SUCCESS)
+		log_warnx("%s: could not add %s", qid, name);
+	free(v);
+}
+
+/*
+ * Apply the verdict's header changes: forged A-R out; ours, and our ARC
+ * set above it, in at the top (each insert goes above the previous one).
+ */
 static void
 edit_headers(SMFICTX *ctx, const struct conn *c, const struct am_verdict *v,
     const char *qid)
 {
-	char *value;
 	size_t i;
 
 	/* From the last to the first, so earlier indexes do not shift. */
@@ -191,16 +210,13 @@ edit_headers(SMFICTX *ctx, const struct conn *c, const struct am_verdict *v,
 		    (int)v->ar_remove[i - 1], NULL) != MI_SUCCESS)
 			log_warnx("%s: could not remove Authentication-Results #%zu",
 			    qid, v->ar_remove[i - 1]);
-	if (v->authres == NULL)
+	if (v->authres != NULL)
+		insert_top(ctx, c, "Authentication-Results", v->authres, qid);
+	if (v->arc_seal == NULL)
 		return;
-	/* With SMFIP_HDR_LEADSPC the MTA copies our value verbatim after the colon. */
-	if (asprintf(&value, "%s%s", c->leadspc ? " " : "", v->authres) < 0) {
-		log_error("%s: out of memory adding Authentication-Results", qid);
-		return;
-	}
-	if (smfi_insheader(ctx, 0, "Authentication-Results", value) != MI_SUCCESS)
-		log_warnx("%s: could not add Authentication-Results", qid);
-	free(value);
+	insert_top(ctx, c, "ARC-Authentication-Results", v->arc_authres, qid);
+	insert_top(ctx, c, "ARC-Message-Signature", v->arc_message_signature, qid);
+	insert_top(ctx, c, "ARC-Seal", v->arc_seal, qid);
 }
 
 /* Turn the verdict's action into the milter reply. */

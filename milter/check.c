@@ -136,6 +136,11 @@ print_verdict(const struct am_verdict *v)
 		    v->ar_remove[i]);
 	if (!v->judged)
 		printf("# not judged: %s\n", v->skip_reason);
+	if (v->arc_seal != NULL) {
+		printf("ARC-Seal: %s\n", v->arc_seal);
+		printf("ARC-Message-Signature: %s\n", v->arc_message_signature);
+		printf("ARC-Authentication-Results: %s\n", v->arc_authres);
+	}
 	if (v->authres != NULL)
 		printf("Authentication-Results: %s\n", v->authres);
 	printf("action: %s", am_action_name(v->action));

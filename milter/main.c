@@ -246,6 +246,7 @@ main(int argc, char **argv)
 	}
 	if ((conf = am_config_load(o.conf, &why)) == NULL) {
 		fprintf(stderr, "authmilter: %s\n", am_buf_str(&why));
+		am_buf_release(&why);
 		return 1;
 	}
 	/* Until the daemon runs, errors go to the terminal. */
