@@ -90,6 +90,37 @@ test_id(void **state)
 	assert_int_equal(failed, 0);
 }
 
+static void
+test_scan(void **state)
+{
+	struct am_authres_item it[8];
+	size_t n;
+
+	(void)state;
+	n = am_authres_scan(" lists.example.org; (comment; with semicolon)\r\n"
+	    "\tdkim=pass (good sig) header.d=Example.COM header.s=\"sel;1\";\n"
+	    "\tspf=softfail smtp.mailfrom=bounce@list.example.org;\n"
+	    "\tDMARC/1=Pass header.from=example.com; arc=none", it, 8);
+	assert_int_equal(n, 4);
+	assert_string_equal(it[0].method, "dkim");
+	assert_string_equal(it[0].result, "pass");
+	assert_string_equal(am_authres_item_prop(&it[0], "header.d"), "Example.COM");
+	assert_string_equal(am_authres_item_prop(&it[0], "header.s"), "sel;1");
+	assert_null(am_authres_item_prop(&it[0], "header.i"));
+	assert_string_equal(it[1].method, "spf");
+	assert_string_equal(am_authres_item_prop(&it[1], "smtp.mailfrom"),
+	    "bounce@list.example.org");
+	assert_string_equal(it[2].method, "dmarc");
+	assert_string_equal(it[2].result, "pass");
+	assert_string_equal(it[3].method, "arc");
+	/* "none" alone, and hostile input, give nothing. */
+	assert_int_equal(am_authres_scan(" mx; none", it, 8), 0);
+	assert_int_equal(am_authres_scan(" mx; ((((", it, 8), 0);
+	assert_int_equal(am_authres_scan("", it, 8), 0);
+	n = am_authres_scan(" mx; a=b; c=d; e=f", it, 2);
+	assert_int_equal(n, 2);
+}
+
 int
 main(void)
 {
@@ -98,6 +129,7 @@ main(void)
 		cmocka_unit_test(test_none),
 		cmocka_unit_test(test_hostile),
 		cmocka_unit_test(test_id),
+		cmocka_unit_test(test_scan),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
