@@ -76,11 +76,17 @@ dup_or_null(const char *s)
 	return s != NULL ? strdup(s) : NULL;
 }
 
-/* MAIL FROM without angle brackets; "" for the null reverse-path. */
+/*
+ * MAIL FROM as the MTA records it: without angle brackets and without the
+ * white space some clients put in ("marc@ example.com"), which Postfix and
+ * Sendmail drop when they parse the path; "" for the null reverse-path.
+ */
 static char *
 bare_address(const char *s)
 {
-	size_t n;
+	size_t n, i, o = 0;
+	char *out;
+	int quoted = 0;
 
 	if (s == NULL)
 		return strdup("");
@@ -93,7 +99,17 @@ bare_address(const char *s)
 		s++;
 		n -= 2;
 	}
-	return strndup(s, n);
+	if ((out = malloc(n + 1)) == NULL)
+		return NULL;
+	for (i = 0; i < n; i++) {
+		if (s[i] == '"')
+			quoted = !quoted;
+		if (!quoted && isspace((unsigned char)s[i]))
+			continue;
+		out[o++] = s[i];
+	}
+	out[o] = '\0';
+	return out;
 }
 
 static const char *skip_reason(const struct am_msg *m);

@@ -57,6 +57,7 @@ static int
 header_line(struct am_msg *m, struct field *f, char *line, size_t n, int *consumed)
 {
 	const char *colon;
+	size_t nlen;
 
 	*consumed = 1;
 	if (n == 0) {
@@ -69,13 +70,18 @@ header_line(struct am_msg *m, struct field *f, char *line, size_t n, int *consum
 		return 0;
 	}
 	colon = memchr(line, ':', n);
-	if (colon == NULL || colon == line || memchr(line, ' ', (size_t)(colon - line)) != NULL) {
+	/* field-name, then (RFC 5322 s.4.5, obsolete) white space, then ':'. */
+	for (nlen = colon != NULL ? (size_t)(colon - line) : 0;
+	    nlen > 0 && (line[nlen - 1] == ' ' || line[nlen - 1] == '\t'); nlen--)
+		;
+	if (colon == NULL || nlen == 0 || memchr(line, ' ', nlen) != NULL ||
+	    memchr(line, '\t', nlen) != NULL) {
 		field_flush(m, f);
 		*consumed = 0;
 		return 1;
 	}
 	field_flush(m, f);
-	am_buf_add(&f->name, line, (size_t)(colon - line));
+	am_buf_add(&f->name, line, nlen);
 	am_buf_add(&f->value, colon + 1, n - (size_t)(colon + 1 - line));
 	f->open = 1;
 	return 0;
