@@ -9,13 +9,8 @@
 #   recurse but answers for its zones; every name a case needs is in one).
 # amc_conf CONFIG MODE: the daemon's config (e2e_conf_set) for a corpus
 #   config, from amcorpus.py conf; keys it does not set are cleared.
-# amc_no_header_rewrite: makes e2e_start_postfix's main.cf say
-#   "local_header_rewrite_clients =" (wraps e2e_postfix_main). Postfix's
-#   default (permit_inet_interfaces) judges the session by its real client,
-#   127.0.0.1, before XCLIENT, and its cleanup then "completes" addresses in
-#   From/To with @$myorigin before the milter sees them: spam_headers.eml's
-#   bare quoted From becomes "..."@example.test, another message than the
-#   one --check is given.
+# (lib_servers.sh's main.cf has "local_header_rewrite_clients =": headers
+# reach the milter as the client sent them, as --check reads them.)
 
 amc_start_nsd() {
 	. "$AM_TOP_SRCDIR/tests/lib/nsd.sh"
@@ -27,14 +22,6 @@ amc_start_nsd() {
 	# nsd's own pid, for lib_dns.sh's e2e_stop_nsd (as e2e_start_nsd does)
 	e2e_poll 5 test -s "$E2E_NSD_DIR/nsd.pid"
 	E2E_NSD_MAIN=$(cat "$E2E_NSD_DIR/nsd.pid" 2>/dev/null)
-}
-
-amc_no_header_rewrite() {
-	eval "$(declare -f e2e_postfix_main | sed '1s/e2e_postfix_main/_amc_e2e_postfix_main/')"
-	e2e_postfix_main() {
-		_amc_e2e_postfix_main
-		echo "local_header_rewrite_clients ="
-	}
 }
 
 amc_conf() {

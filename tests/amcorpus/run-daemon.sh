@@ -27,7 +27,6 @@ export AM_CORPUS
 amc_start_nsd "$E2E_DIR/zones"
 amc_conf normal rfc7489
 e2e_start_milter
-amc_no_header_rewrite
 e2e_start_postfix
 
 started=0

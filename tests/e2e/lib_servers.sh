@@ -100,6 +100,8 @@ smtpd_peername_lookup = no
 smtp_dns_support_level = disabled
 default_transport = discard:no remote delivery in e2e tests
 notify_classes =
+# headers reach the milter as the client sent them
+local_header_rewrite_clients =
 maillog_file = $E2E_DIR/pf/postfix.log
 maillog_file_prefixes = $E2E_DIR
 # the test clients too: a session may change its address twice
