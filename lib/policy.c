@@ -82,7 +82,9 @@ decide_fail(const struct am_policy_in *in, struct am_dmarc_response *d,
 		return;
 	}
 	if (!in->conf->dmarc_enforce) {
-		o->reason = "DMARCEnforce off";
+		/* Monitor mode is a local policy: report what was done (none). */
+		am_dmarc_override(d, AM_DMARC_OVR_LOCAL_POLICY, AM_DMARC_P_NONE);
+		o->reason = "monitor mode (DMARCEnforce no)";
 		return;
 	}
 	if (d->disposition == AM_DMARC_P_QUARANTINE) {

@@ -9,7 +9,8 @@
  * with its RFC 7489 reason, so that the A-R header and the log show it.
  *
  * Order of decisions:
- *   1. DMARCEnforce no: never reject, quarantine or tempfail (monitor).
+ *   1. DMARCEnforce no: never reject, quarantine or tempfail (monitor);
+ *      a failure's disposition is reported as none, reason local_policy.
  *   2. From missing or ambiguous (several From fields, or one with
  *      addresses in different domains): reject when DMARCRejectMultiFrom.
  *   3. temperror, or a fail that a temporary SPF/DKIM error may have

@@ -219,6 +219,32 @@ edit_headers(SMFICTX *ctx, const struct conn *c, const struct am_verdict *v,
 	insert_top(ctx, c, "ARC-Seal", v->arc_seal, qid);
 }
 
+/*
+ * Set the SMTP reply. libmilter reads the text as a printf-style format
+ * (a literal '%' must be "%%"), and the text may hold a From domain.
+ */
+static void
+set_reply(SMFICTX *ctx, const struct am_verdict *v, const char *qid)
+{
+	const char *t = v->smtp_text != NULL ? v->smtp_text : "";
+	char *esc, *o;
+
+	if ((esc = malloc(2 * strlen(t) + 1)) == NULL) {
+		log_error("%s: out of memory setting the SMTP reply", qid);
+		return;
+	}
+	for (o = esc; *t != '\0'; t++) {
+		if (*t == '%')
+			*o++ = '%';
+		*o++ = *t;
+	}
+	*o = '\0';
+	if (smfi_setreply(ctx, (char *)v->smtp_rcode, (char *)v->smtp_xcode,
+	    esc) != MI_SUCCESS)
+		log_warnx("%s: could not set the SMTP reply", qid);
+	free(esc);
+}
+
 /* Turn the verdict's action into the milter reply. */
 static sfsistat
 reply(SMFICTX *ctx, const struct am_verdict *v, const char *qid)
@@ -233,10 +259,8 @@ reply(SMFICTX *ctx, const struct am_verdict *v, const char *qid)
 		return SMFIS_CONTINUE;
 	case AM_ACTION_REJECT:
 	case AM_ACTION_TEMPFAIL:
-		if (v->smtp_rcode != NULL && smfi_setreply(ctx,
-		    (char *)v->smtp_rcode, (char *)v->smtp_xcode,
-		    (char *)v->smtp_text) != MI_SUCCESS)
-			log_warnx("%s: could not set the SMTP reply", qid);
+		if (v->smtp_rcode != NULL)
+			set_reply(ctx, v, qid);
 		return v->action == AM_ACTION_REJECT ? SMFIS_REJECT : SMFIS_TEMPFAIL;
 	}
 	return SMFIS_CONTINUE;
