@@ -1,0 +1,241 @@
+#!/usr/bin/python3
+# SPDX-License-Identifier: BSD-2-Clause
+#
+# report.py: run-bench's last step. Reads the scratch directory of a run
+# (run-*.json from milterload plus CPU and RSS, check-*.json from
+# check_verdicts.py, engine.json from enginebench, openssl-speed.txt,
+# timing.txt) and the corpus, prints the table and the ratios, and writes
+# everything as one JSON file.
+#
+#   report.py --dir DIR --corpus CORPUS --out FILE [--conc "1 8 32"]
+#
+# The crypto + hashing floor of the corpus: for each message, the body bytes
+# once per distinct body canonicalization among its signatures, at
+# openssl's SHA-256 rate (16 KB blocks), plus one verify per signature at
+# openssl's RSA-1024/2048 and Ed25519 verify rates. The engine's DKIM time
+# (body hash + verify stages) divided by that floor is the ratio printed.
+import argparse
+import glob
+import json
+import os
+import re
+
+SETUP_NAMES = {'authmilter': 'authmilter', 'chain': 'opendkim+opendmarc',
+               'null': 'null filter (libmilter)'}
+
+
+def load(path, default=None):
+    try:
+        with open(path) as f:
+            return json.load(f)
+    except (OSError, ValueError):
+        return default
+
+
+def openssl_rates(path):
+    r = {}
+    try:
+        text = open(path).read()
+    except OSError:
+        return r
+    for line in text.splitlines():
+        m = re.match(r'^sha256\s+([\d.]+)k\s*$', line)
+        if m:
+            r['sha256_bytes_per_s'] = float(m.group(1)) * 1000
+        m = re.match(r'^rsa\s+(\d+) bits\s+\S+\s+\S+\s+([\d.]+)\s+([\d.]+)', line)
+        if m:
+            r['rsa%s_verify_per_s' % m.group(1)] = float(m.group(3))
+        m = re.search(r'EdDSA \(Ed25519\)\s+\S+\s+\S+\s+([\d.]+)\s+([\d.]+)', line)
+        if m:
+            r['ed25519_verify_per_s'] = float(m.group(2))
+    return r
+
+
+def body_len(corpus, mid):
+    with open(os.path.join(corpus, 'msgs', mid + '.eml'), 'rb') as f:
+        raw = f.read()
+    i = raw.find(b'\r\n\r\n')
+    return len(raw) - i - 4 if i >= 0 else 0
+
+
+def floor(corpus, rates):
+    need = ('sha256_bytes_per_s', 'rsa1024_verify_per_s',
+            'rsa2048_verify_per_s', 'ed25519_verify_per_s')
+    if not all(k in rates for k in need):
+        return None
+    hashed, verify_s, n, nsig = 0, 0.0, 0, 0
+    for line in open(os.path.join(corpus, 'truth.jsonl')):
+        t = json.loads(line)
+        n += 1
+        if not t['dkim']:
+            continue
+        canons = set(s['c'].split('/')[-1] for s in t['dkim'])
+        blen = body_len(corpus, t['id'])
+        hashed += blen * len(canons) + 1024 * len(t['dkim'])
+        for s in t['dkim']:
+            nsig += 1
+            verify_s += 1.0 / rates['%s_verify_per_s' % s['a']]
+    hash_s = hashed / rates['sha256_bytes_per_s']
+    return {'messages': n, 'signatures': nsig, 'bytes_hashed': hashed,
+            'hash_us_per_msg': hash_s / n * 1e6,
+            'verify_us_per_msg': verify_s / n * 1e6,
+            'total_us_per_msg': (hash_s + verify_s) / n * 1e6}
+
+
+def runs(d):
+    out = {}
+    for p in glob.glob(os.path.join(d, 'run-*.json')):
+        r = load(p)
+        if r:
+            out[r['label']] = r
+    return out
+
+
+def checks(d):
+    out = {}
+    for p in glob.glob(os.path.join(d, 'check-*.json')):
+        c = load(p)
+        if c is not None:
+            out[os.path.basename(p)[6:-5]] = c
+    return out
+
+
+def verdict_text(c):
+    if not c:
+        return '-'
+    parts = ['%s %d/%d' % (f, v['match'], v['total'])
+             for f, v in sorted(c['fields'].items())]
+    if c['errors']:
+        parts.append('errors %d' % c['errors'])
+    return ', '.join(parts)
+
+
+def table(rs, cs, conc):
+    rows = ['%-26s %5s %9s %9s %9s %11s %9s' % (
+        'milter', 'conc', 'msgs/s', 'p50 ms', 'p99 ms', 'CPU s/1000', 'RSS MB')]
+    for setup in ('authmilter', 'chain', 'null'):
+        for c in ['cold'] + ['c%s' % x for x in conc]:
+            r = rs.get('%s-%s' % (setup, c))
+            if r is None:
+                continue
+            rows.append('%-26s %5s %9.0f %9.2f %9.2f %11.3f %9.1f' % (
+                SETUP_NAMES[setup] + (' (cold)' if c == 'cold' else ''),
+                r['conc'], r['msgs_per_s'], r['lat_p50_ms'], r['lat_p99_ms'],
+                r['cpu_s_per_1000'], r['rss_kb'] / 1024.0))
+    rows.append('')
+    rows.append('verdicts vs ground truth (cold pass):')
+    for setup in ('authmilter', 'chain'):
+        if '%s-cold' % setup in cs:
+            rows.append('  %-22s %s' % (SETUP_NAMES[setup],
+                                        verdict_text(cs['%s-cold' % setup])))
+    return rows
+
+
+def ratios(rs, conc):
+    out = {}
+    for c in conc:
+        a, ch, nu = (rs.get('%s-c%s' % (s, c)) for s in ('authmilter', 'chain', 'null'))
+        if a is None:
+            continue
+        r = {}
+        if ch:
+            r['throughput_vs_chain'] = a['msgs_per_s'] / max(1e-9, ch['msgs_per_s'])
+            r['cpu_chain_over_authmilter'] = ch['cpu_s_per_1000'] / max(1e-9, a['cpu_s_per_1000'])
+            r['p50_chain_over_authmilter'] = ch['lat_p50_ms'] / max(1e-9, a['lat_p50_ms'])
+        if nu:
+            r['throughput_vs_null'] = a['msgs_per_s'] / max(1e-9, nu['msgs_per_s'])
+            r['cpu_authmilter_over_null'] = a['cpu_s_per_1000'] / max(1e-9, nu['cpu_s_per_1000'])
+        out['c%s' % c] = r
+    return out
+
+
+def slow(rs):
+    out = {}
+    for setup in ('authmilter', 'chain'):
+        s, f = rs.get('%s-slow' % setup), rs.get('%s-cold' % setup)
+        if s and f:
+            out[setup] = {'slow_mean_ms': s['lat_mean_ms'],
+                          'slow_p50_ms': s['lat_p50_ms'],
+                          'slow_p99_ms': s['lat_p99_ms'],
+                          'fast_cold_mean_ms': f['lat_mean_ms'],
+                          'added_mean_ms': s['lat_mean_ms'] - f['lat_mean_ms'],
+                          'added_p50_ms': s['lat_p50_ms'] - f['lat_p50_ms'],
+                          'msgs_per_s': s['msgs_per_s']}
+    return out
+
+
+def main():
+    ap = argparse.ArgumentParser(description='benchmark report')
+    ap.add_argument('--dir', required=True)
+    ap.add_argument('--corpus', required=True)
+    ap.add_argument('--out', required=True)
+    ap.add_argument('--conc', default='1 8 32')
+    ap.add_argument('--sockets', default='unix')
+    a = ap.parse_args()
+    conc = a.conc.split()
+    rs, cs = runs(a.dir), checks(a.dir)
+    eng = load(os.path.join(a.dir, 'engine.json'))
+    rates = openssl_rates(os.path.join(a.dir, 'openssl-speed.txt'))
+    fl = floor(a.corpus, rates) if eng else None
+    timing = {}
+    if os.path.exists(os.path.join(a.dir, 'timing.txt')):
+        for line in open(os.path.join(a.dir, 'timing.txt')):
+            k, v = line.split()
+            timing[k] = int(v)
+    res = {'corpus': load(os.path.join(a.corpus, 'stats.json')),
+           'sockets': a.sockets, 'runs': rs, 'verdicts': cs,
+           'ratios': ratios(rs, conc), 'slow_dns': slow(rs), 'engine': eng,
+           'openssl': rates, 'floor': fl, 'timing_s': timing}
+    if eng and fl:
+        st = eng['stages_us']
+        dk = st.get('dkim_bodyhash', 0) + st.get('dkim_verify', 0)
+        res['dkim_over_floor'] = dk / max(1e-9, fl['total_us_per_msg'])
+    res['corpus'].pop('params', None) if res['corpus'] else None
+    st = res['corpus'] or {}
+    print('corpus: %s messages, %s sessions, mean %.1f KB, %.2f signatures/msg'
+          % (st.get('messages'), st.get('sessions'),
+             st.get('mean_size', 0) / 1024, st.get('sigs_per_msg', 0)))
+    print('milter sockets: %s\n' % a.sockets)
+    print('\n'.join(table(rs, cs, conc)))
+    print('\nratios (authmilter vs others, measured passes):')
+    for c, r in res['ratios'].items():
+        print('  %-4s ' % c + ', '.join('%s %.2f' % kv for kv in sorted(r.items())))
+    if res['slow_dns']:
+        print('\nslow DNS (20 ms per query, cold caches, concurrency 8):')
+        for s, r in res['slow_dns'].items():
+            print('  %-22s mean %.1f ms, p50 %.1f, p99 %.1f; added mean %.1f ms,'
+                  ' added p50 %.1f ms; %.0f msgs/s' % (
+                      SETUP_NAMES[s], r['slow_mean_ms'], r['slow_p50_ms'],
+                      r['slow_p99_ms'], r['added_mean_ms'], r['added_p50_ms'],
+                      r['msgs_per_s']))
+    if eng:
+        print('\nengine only (CPU us per message, one thread, zone-file DNS):')
+        print('  ' + ', '.join('%s %.1f' % kv for kv in eng['stages_us'].items()))
+        if 'engine' in cs:
+            print('  verdicts: ' + verdict_text(cs['engine']))
+    am1, nu = rs.get('authmilter-c1'), rs.get('null-c1')
+    if eng and am1 and nu:
+        e_ms = eng['stages_us']['total'] / 1000.0
+        res['cpu_split_ms_per_msg'] = {
+            'authmilter': am1['cpu_s_per_1000'],
+            'libmilter_floor': nu['cpu_s_per_1000'], 'engine': e_ms,
+            'other': am1['cpu_s_per_1000'] - nu['cpu_s_per_1000'] - e_ms}
+        print('  authmilter CPU per message at conc 1: %.3f ms = libmilter floor '
+              '%.3f + engine %.3f + other (DNS client and cache, callbacks) %.3f'
+              % tuple(res['cpu_split_ms_per_msg'][k] for k in
+                      ('authmilter', 'libmilter_floor', 'engine', 'other')))
+    if fl:
+        print('  crypto+hash floor: %.1f us/msg (hash %.1f, verify %.1f); '
+              'engine DKIM / floor = %.2f' % (
+                  fl['total_us_per_msg'], fl['hash_us_per_msg'],
+                  fl['verify_us_per_msg'], res.get('dkim_over_floor', 0)))
+        print('  openssl: ' + ', '.join('%s %.0f' % kv for kv in sorted(rates.items())))
+    if timing:
+        print('\ntiming (s): ' + ', '.join('%s %d' % kv for kv in sorted(timing.items())))
+    with open(a.out, 'w') as f:
+        json.dump(res, f, indent=1, sort_keys=True)
+    print('\nJSON: %s' % a.out)
+
+
+if __name__ == '__main__':
+    main()
