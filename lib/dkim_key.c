@@ -19,7 +19,10 @@
 #include <string.h>
 #include <strings.h>
 
+#include <openssl/bn.h>
+#include <openssl/core_names.h>
 #include <openssl/evp.h>
+#include <openssl/param_build.h>
 #include <openssl/rsa.h>
 #include <openssl/x509.h>
 
@@ -52,24 +55,111 @@ tag_eq(const struct am_dkim_tag *t, const char *s)
 	return t->vlen == strlen(s) && strncasecmp(t->val, s, t->vlen) == 0;
 }
 
-static EVP_PKEY *
-load_rsa(const unsigned char *der, size_t n)
+/* One DER element of tag at *p (< end): its contents; advances *p. */
+static int
+der_elem(const unsigned char **p, const unsigned char *end, unsigned char tag,
+    const unsigned char **c, size_t *clen)
 {
-	const unsigned char *p = der;
-	EVP_PKEY *k;
+	const unsigned char *q = *p;
+	size_t len = 0, k;
 
-	if ((k = d2i_PUBKEY(NULL, &p, (long)n)) != NULL) {
-		if (EVP_PKEY_get_base_id(k) == EVP_PKEY_RSA && p == der + n)
-			return k;
-		EVP_PKEY_free(k);
+	if (end - q < 2 || *q++ != tag)
+		return -1;
+	if (*q < 0x80)
+		len = *q++;
+	else {
+		k = *q++ & 0x7f;
+		if (k == 0 || k > 3 || (size_t)(end - q) < k)
+			return -1;
+		while (k-- > 0)
+			len = len << 8 | *q++;
+	}
+	if ((size_t)(end - q) < len)
+		return -1;
+	*c = q;
+	*clen = len;
+	*p = q + len;
+	return 0;
+}
+
+/* RSAPublicKey (RFC 8017 A.1.1): SEQUENCE { INTEGER n, INTEGER e }. */
+static int
+der_rsa_public(const unsigned char *p, const unsigned char *end,
+    const unsigned char **n, size_t *nlen, const unsigned char **e, size_t *elen)
+{
+	const unsigned char *seq;
+	size_t slen;
+
+	if (der_elem(&p, end, 0x30, &seq, &slen) != 0 || p != end)
+		return -1;
+	end = seq + slen;
+	if (der_elem(&seq, end, 0x02, n, nlen) != 0 ||
+	    der_elem(&seq, end, 0x02, e, elen) != 0 || seq != end ||
+	    *nlen == 0 || *elen == 0 || ((*n)[0] & 0x80) || ((*e)[0] & 0x80))
+		return -1;
+	return 0;
+}
+
+/*
+ * SubjectPublicKeyInfo with rsaEncryption (RFC 5280 s.4.1.2.7, RFC 8017
+ * A.1): the RSAPublicKey inside its BIT STRING.
+ */
+static int
+der_spki_rsa(const unsigned char *p, const unsigned char *end,
+    const unsigned char **n, size_t *nlen, const unsigned char **e, size_t *elen)
+{
+	static const unsigned char rsa_oid[] =
+	    { 0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x01, 0x01 };
+	const unsigned char *seq, *alg, *oid, *bits;
+	size_t slen, alen, olen, blen;
+
+	if (der_elem(&p, end, 0x30, &seq, &slen) != 0 || p != end)
+		return -1;
+	end = seq + slen;
+	if (der_elem(&seq, end, 0x30, &alg, &alen) != 0 ||
+	    der_elem(&alg, alg + alen, 0x06, &oid, &olen) != 0 ||
+	    olen != sizeof(rsa_oid) || memcmp(oid, rsa_oid, olen) != 0 ||
+	    der_elem(&seq, end, 0x03, &bits, &blen) != 0 || seq != end ||
+	    blen < 1 || bits[0] != 0)
+		return -1;
+	return der_rsa_public(bits + 1, bits + blen, n, nlen, e, elen);
+}
+
+/*
+ * An RSA public key from SubjectPublicKeyInfo or bare RSAPublicKey DER.
+ * The DER is read here and the key built with EVP_PKEY_fromdata():
+ * OpenSSL 3's generic decoders (d2i_PUBKEY) cost about 150 us per key,
+ * seven times the signature check itself.
+ */
+static EVP_PKEY *
+load_rsa(const unsigned char *der, size_t len)
+{
+	const unsigned char *n, *e;
+	size_t nlen, elen;
+	OSSL_PARAM_BLD *bld = NULL;
+	OSSL_PARAM *params = NULL;
+	EVP_PKEY_CTX *ctx = NULL;
+	EVP_PKEY *k = NULL;
+	BIGNUM *bn = NULL, *be = NULL;
+
+	if (der_spki_rsa(der, der + len, &n, &nlen, &e, &elen) != 0 &&
+	    der_rsa_public(der, der + len, &n, &nlen, &e, &elen) != 0)
 		return NULL;
-	}
-	p = der;
-	k = d2i_PublicKey(EVP_PKEY_RSA, NULL, &p, (long)n);
-	if (k != NULL && p != der + n) {
-		EVP_PKEY_free(k);
+	if ((bn = BN_bin2bn(n, (int)nlen, NULL)) == NULL ||
+	    (be = BN_bin2bn(e, (int)elen, NULL)) == NULL ||
+	    (bld = OSSL_PARAM_BLD_new()) == NULL ||
+	    !OSSL_PARAM_BLD_push_BN(bld, OSSL_PKEY_PARAM_RSA_N, bn) ||
+	    !OSSL_PARAM_BLD_push_BN(bld, OSSL_PKEY_PARAM_RSA_E, be) ||
+	    (params = OSSL_PARAM_BLD_to_param(bld)) == NULL ||
+	    (ctx = EVP_PKEY_CTX_new_from_name(NULL, "RSA", NULL)) == NULL ||
+	    EVP_PKEY_fromdata_init(ctx) <= 0 ||
+	    EVP_PKEY_fromdata(ctx, &k, EVP_PKEY_PUBLIC_KEY, params) <= 0)
 		k = NULL;
-	}
+	EVP_PKEY_CTX_free(ctx);
+	OSSL_PARAM_free(params);
+	OSSL_PARAM_BLD_free(bld);
+	BN_free(bn);
+	BN_free(be);
 	return k;
 }
 
