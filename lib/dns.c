@@ -118,6 +118,15 @@ am_dns_query(struct am_dns *d, const char *name, int type,
 	return settle(d->be->query(d->state, qname, type, ans, why), ans, why);
 }
 
+int
+am_dns_cached(struct am_dns *d, const char *name, int type)
+{
+	if (d == NULL || d->be->cached == NULL ||
+	    am_dns_name_check(name, NULL) != 0)
+		return 0;
+	return d->be->cached(d->state, name, type);
+}
+
 size_t
 am_dns_name_wire(const char *name, unsigned char *out)
 {

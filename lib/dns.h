@@ -93,6 +93,11 @@ struct am_dns_backend {
 	    struct am_dns_answer **ans, struct am_buf *why);
 	/* Free state. */
 	void (*close)(void *state);
+	/*
+	 * Optional: 1 when (name, type) can be answered now without asking
+	 * the network (a live cache entry, an in-memory zone). NULL: never.
+	 */
+	int (*cached)(void *state, const char *name, int type);
 };
 
 struct am_dns {
@@ -116,6 +121,13 @@ struct am_dns *am_dns_free(struct am_dns *d);
  */
 enum am_dns_status am_dns_query(struct am_dns *d, const char *name, int type,
     struct am_dns_answer **ans, struct am_buf *why);
+
+/*
+ * 1 when d can answer (name, type) right away, without a network round
+ * trip: the engine then skips handing the lookup to another thread, which
+ * costs more than a cache hit.
+ */
+int am_dns_cached(struct am_dns *d, const char *name, int type);
 
 /* Check a query name: 0 if it can be asked, -1 (with why) if not. */
 int am_dns_name_check(const char *name, struct am_buf *why);

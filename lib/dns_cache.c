@@ -215,6 +215,27 @@ cache_query(void *state, const char *name, int type,
 	return st;
 }
 
+/* A live entry, or the inner back end's own answer without the network. */
+static int
+cache_cached(void *state, const char *name, int type)
+{
+	struct cache *c = state;
+	unsigned char key[AM_DNS_WIRE_MAX];
+	struct centry **pp;
+	size_t klen;
+	uint32_t h;
+	int hit;
+
+	if ((klen = am_dns_name_wire(name, key)) == 0)
+		return 0;
+	h = key_hash(key, klen, type);
+	pthread_mutex_lock(&c->mu);
+	pp = slot_of(c, h, key, klen, type);
+	hit = *pp != NULL && c->now(c->now_arg) < (*pp)->expires;
+	pthread_mutex_unlock(&c->mu);
+	return hit || am_dns_cached(c->inner, name, type);
+}
+
 static void
 cache_close(void *state)
 {
@@ -234,6 +255,7 @@ static const struct am_dns_backend cache_backend = {
 	.name = "cache",
 	.query = cache_query,
 	.close = cache_close,
+	.cached = cache_cached,
 };
 
 struct am_dns *

@@ -114,6 +114,21 @@ bare_address(const char *s)
 
 static const char *skip_reason(const struct am_msg *m);
 
+/* 1 when the SPF records SPF will ask for first are in the cache. */
+static int
+spf_cached(const struct am_msg *m)
+{
+	const char *at = strrchr(m->mail_from, '@');
+	const char *dom = m->mail_from[0] != '\0' && at != NULL ? at + 1 : m->helo;
+
+	if (dom == NULL || !am_dns_cached(m->e->dns, dom, AM_DNS_T_TXT))
+		return 0;
+	if (m->e->conf->spf_mode == AM_SPFMODE_HELO_MAILFROM && m->helo != NULL &&
+	    m->helo[0] != '\0' && !am_dns_cached(m->e->dns, m->helo, AM_DNS_T_TXT))
+		return 0;
+	return 1;
+}
+
 struct am_msg *
 am_msg_new(struct am_engine *e, const struct am_envelope *env)
 {
@@ -156,9 +171,15 @@ am_msg_new(struct am_engine *e, const struct am_envelope *env)
 	am_dmarc_response_init(&m->dmarc);
 	am_policy_out_init(&m->pol);
 	m->v.authserv_id = m->authserv_id;
-	/* SPF needs only the envelope: start it now, it overlaps the DATA phase. */
-	if (am_msg_spf_wanted(m))
+	/*
+	 * SPF needs only the envelope: start it now, so that its lookups
+	 * overlap the DATA phase -- unless its record is cached, when handing
+	 * it to another thread costs more than doing it at the end.
+	 */
+	if (am_msg_spf_wanted(m) && !spf_cached(m)) {
 		am_jobs_submit(m->e->jobs, &m->spf_job, am_msg_spf_job, m);
+		m->spf_async = 1;
+	}
 	return m;
 }
 
@@ -265,12 +286,16 @@ start_prefetch(struct am_msg *m)
 		if (sig->selector[0] == '\0' || sig->domain[0] == '\0')
 			continue;
 		snprintf(name, sizeof(name), "%s._domainkey.%s", sig->selector, sig->domain);
+		if (am_dns_cached(m->e->dns, name, AM_DNS_T_TXT))
+			continue;
 		if ((m->prefetch[m->nprefetch] = strdup(name)) != NULL)
 			m->nprefetch++;
 	}
 	if (m->e->conf->dmarc_mode != AM_DMARCMODE_OFF) {
 		am_msg_parse_from(m);
-		if (m->from.status == AM_FROM_ONE || m->from.status == AM_FROM_MULTI_SAME)
+		snprintf(name, sizeof(name), "_dmarc.%s", m->from.domain[0]);
+		if ((m->from.status == AM_FROM_ONE || m->from.status == AM_FROM_MULTI_SAME) &&
+		    !am_dns_cached(m->e->dns, name, AM_DNS_T_TXT))
 			m->prefetch_from = strdup(m->from.domain[0]);
 	}
 	if (m->nprefetch > 0 || m->prefetch_from != NULL)

@@ -76,7 +76,10 @@ am_msg_run_spf(struct am_msg *m)
 		am_buf_adds(&m->v.log, " spf=none (no client IP address)");
 		return;
 	}
-	am_jobs_wait(m->e->jobs, &m->spf_job);
+	if (m->spf_async)
+		am_jobs_wait(m->e->jobs, &m->spf_job);
+	else if (am_msg_spf_wanted(m))
+		am_msg_spf_job(m);
 	/* With a null reverse-path the MAIL FROM check was the HELO identity. */
 	if (m->v.spf_mailfrom_done)
 		report_spf(m, &m->v.spf_mailfrom, m->mail_from[0] == '\0');

@@ -55,6 +55,7 @@ struct am_msg {
 	int from_parsed;
 	struct am_buf from_why;
 	struct am_job spf_job, prefetch_job;
+	int spf_async;              /* spf_job was handed to the pool */
 	char *prefetch[PREFETCH_MAX];   /* "sel._domainkey.d" TXT names */
 	size_t nprefetch;
 	char *prefetch_from;            /* From domain for DMARC discovery */

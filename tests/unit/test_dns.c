@@ -413,6 +413,47 @@ test_cache_hit(void **state)
 	am_dns_free(d);
 }
 
+/* A layer that forwards to the zone but cannot answer without "the network". */
+static enum am_dns_status
+remote_query(void *state, const char *name, int type,
+    struct am_dns_answer **ans, struct am_buf *why)
+{
+	return am_dns_query(state, name, type, ans, why);
+}
+
+static void
+remote_close(void *state)
+{
+	am_dns_free(state);
+}
+
+static const struct am_dns_backend remote_backend = {
+	.name = "remote", .query = remote_query, .close = remote_close,
+};
+
+static void
+test_cache_cached(void **state)
+{
+	struct fclock clk = { 1000 };
+	struct am_dns *zone = zone_open(), *remote, *d;
+
+	(void)state;
+	/* The zone back end answers from memory. */
+	assert_int_equal(am_dns_cached(zone, "www.example.test", AM_DNS_T_A), 1);
+	remote = am_dns_new(&remote_backend, zone);
+	assert_int_equal(am_dns_cached(remote, "www.example.test", AM_DNS_T_A), 0);
+	d = am_dns_cache_new(remote, 100, 3600);
+	am_dns_cache_set_clock(d, fclock_now, &clk);
+	assert_int_equal(am_dns_cached(d, "www.example.test", AM_DNS_T_A), 0);
+	am_dns_answer_free(ask(d, "www.example.test", AM_DNS_T_A, AM_DNS_OK));
+	assert_int_equal(am_dns_cached(d, "WWW.example.test.", AM_DNS_T_A), 1);
+	assert_int_equal(am_dns_cached(d, "www.example.test", AM_DNS_T_AAAA), 0);
+	clk.t = 1300;           /* TTL 300: expired */
+	assert_int_equal(am_dns_cached(d, "www.example.test", AM_DNS_T_A), 0);
+	assert_int_equal(am_dns_cached(d, "bad..name", AM_DNS_T_A), 0);
+	am_dns_free(d);
+}
+
 static void
 test_cache_expiry(void **state)
 {
@@ -544,6 +585,7 @@ main(void)
 		cmocka_unit_test(test_flaky_wrapper),
 		cmocka_unit_test(test_cache_hit),
 		cmocka_unit_test(test_cache_expiry),
+		cmocka_unit_test(test_cache_cached),
 		cmocka_unit_test(test_cache_negative),
 		cmocka_unit_test(test_cache_tempfail),
 		cmocka_unit_test(test_cache_lru),
