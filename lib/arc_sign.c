@@ -200,8 +200,8 @@ add_tag(struct tagline *t, const char *name, const char *val)
 
 	if (t->out->len > 0) {
 		if (t->col + 2 + w > FOLD_COL) {
-			am_buf_adds(t->out, ";\n\t");
-			t->col = 8;
+			am_buf_adds(t->out, ";\n ");
+			t->col = 1;
 		} else {
 			am_buf_adds(t->out, "; ");
 			t->col += 2;

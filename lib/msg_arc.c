@@ -116,10 +116,15 @@ aar_vouches(struct am_msg *m, const char *aar)
 	size_t i, n = am_authres_scan(aar, it, 16);
 
 	for (i = 0; i < n; i++) {
+		if (strcmp(it[i].result, "pass") == 0 &&
+		    strcmp(it[i].method, "dmarc") == 0 &&
+		    (d = am_authres_item_prop(&it[i], "header.from")) != NULL &&
+		    strcasecmp(d, m->dmarc.from_domain) == 0)
+			return "dmarc=pass";
+	}
+	for (i = 0; i < n; i++) {
 		if (strcmp(it[i].result, "pass") != 0)
 			continue;
-		if (strcmp(it[i].method, "dmarc") == 0)
-			return "dmarc=pass";
 		if (strcmp(it[i].method, "dkim") == 0 &&
 		    aligned(m, am_authres_item_prop(&it[i], "header.d")))
 			return "dkim=pass";
@@ -149,7 +154,7 @@ am_msg_arc_override(struct am_msg *m)
 	r = am_arc_result(m->arc);
 	if (r->cv != AM_ARC_PASS)
 		return 0;
-	for (i = r->count; i >= 1; i--) {
+	for (i = r->count; i >= 1 && i >= r->oldest_pass; i--) {
 		if ((set = am_arc_set(m->arc, i)) == NULL ||
 		    !am_strlist_has(trusted, set->seal_domain))
 			continue;
