@@ -200,7 +200,7 @@ e2e_tcp_open() {
 
 # e2e_dns_ready PORT NAME [DIG-ARG]: true when the server answers NAME SOA.
 e2e_dns_ready() {
-	dig $3 +time=1 +tries=1 -p "$1" @127.0.0.1 "$2" SOA 2>/dev/null |
+	dig ${3:-} +time=1 +tries=1 -p "$1" @127.0.0.1 "$2" SOA 2>/dev/null |
 	    grep -q 'status: NOERROR'
 }
 
