@@ -125,113 +125,6 @@ am_arc_instance(enum am_arc_kind kind, const char *value, size_t len,
 
 /* ---- AMS and AS ---- */
 
-static char *
-dupn(const char *s, size_t n, int lower)
-{
-	char *p;
-	size_t i;
-
-	if ((p = malloc(n + 1)) == NULL)
-		return NULL;
-	for (i = 0; i < n; i++)
-		p[i] = lower ? (char)tolower((unsigned char)s[i]) : s[i];
-	p[n] = '\0';
-	return p;
-}
-
-static int
-val_is(const struct am_dkim_tag *t, const char *s)
-{
-	return t->vlen == strlen(s) && strncasecmp(t->val, s, t->vlen) == 0;
-}
-
-/* Domain or selector: dot-separated labels of letters, digits, '-', '_'. */
-static int
-name_ok(const char *s, size_t n)
-{
-	size_t i, label = 0;
-
-	if (n == 0 || n > 253)
-		return 0;
-	for (i = 0; i <= n; i++) {
-		if (i == n || s[i] == '.') {
-			if (label == 0 || label > 63)
-				return 0;
-			label = 0;
-			continue;
-		}
-		if (!isalnum((unsigned char)s[i]) && s[i] != '-' && s[i] != '_')
-			return 0;
-		label++;
-	}
-	return 1;
-}
-
-static int
-parse_num(const struct am_dkim_tag *t, uint64_t *out)
-{
-	uint64_t v = 0;
-	size_t i;
-
-	if (t->vlen == 0 || t->vlen > 19)
-		return -1;
-	for (i = 0; i < t->vlen; i++) {
-		if (!isdigit((unsigned char)t->val[i]))
-			return -1;
-		v = v * 10 + (uint64_t)(t->val[i] - '0');
-	}
-	*out = v;
-	return 0;
-}
-
-static int
-parse_alg(struct am_dkim_sigparams *sp, const struct am_dkim_tag *t,
-    struct am_buf *why)
-{
-	if ((sp->algname = dupn(t->val, t->vlen, 1)) == NULL)
-		return -1;
-	if (strcmp(sp->algname, "rsa-sha256") == 0)
-		sp->alg = AM_DKIM_RSA_SHA256;
-	else if (strcmp(sp->algname, "ed25519-sha256") == 0)
-		sp->alg = AM_DKIM_ED25519_SHA256;
-	else if (strcmp(sp->algname, "rsa-sha1") == 0)
-		sp->alg = AM_DKIM_RSA_SHA1;
-	else {
-		am_buf_setf(why, "unsupported algorithm a=%.40s", sp->algname);
-		return -1;
-	}
-	return 0;
-}
-
-static int
-canon_word(const char *s, size_t n, enum am_dkim_canon *c)
-{
-	if (n == 6 && strncasecmp(s, "simple", 6) == 0)
-		*c = AM_DKIM_SIMPLE;
-	else if (n == 7 && strncasecmp(s, "relaxed", 7) == 0)
-		*c = AM_DKIM_RELAXED;
-	else
-		return -1;
-	return 0;
-}
-
-static int
-parse_canon(struct am_dkim_sigparams *sp, const struct am_dkim_tag *t,
-    struct am_buf *why)
-{
-	const char *slash = memchr(t->val, '/', t->vlen);
-	size_t n1 = slash ? (size_t)(slash - t->val) : t->vlen;
-
-	sp->bcanon = AM_DKIM_SIMPLE;
-	if (canon_word(t->val, n1, &sp->hcanon) != 0 || (slash != NULL &&
-	    canon_word(slash + 1, t->vlen - n1 - 1, &sp->bcanon) != 0)) {
-		am_buf_setf(why, "unsupported canonicalization c=%.*s",
-		    (int)(t->vlen > 40 ? 40 : t->vlen), t->val);
-		return -1;
-	}
-	return 0;
-}
-
 /* h=: colon separated names; empty ones (h= itself empty, "a::b") name
  * nothing, as the ARC test suite expects; ARC-Seal must not be named. */
 static int
@@ -266,7 +159,7 @@ parse_h(struct am_dkim_sigparams *sp, const struct am_dkim_tag *t,
 			    AM_DKIM_H_MAX);
 			return -1;
 		}
-		if ((sp->h[sp->nh++] = dupn(a, (size_t)(z - a), 0)) == NULL)
+		if ((sp->h[sp->nh++] = am_dkim_dupn(a, (size_t)(z - a), 0)) == NULL)
 			return -1;
 	}
 	return 0;
@@ -324,19 +217,19 @@ parse_ids(enum am_arc_kind kind, struct am_arc_sig *sig,
 		return -1;
 	}
 	sig->instance = (unsigned)v;
-	if (!name_ok(d->val, d->vlen) || !name_ok(s->val, s->vlen)) {
-		am_buf_setf(why, "bad %s= value", name_ok(d->val, d->vlen) ?
+	if (!am_dkim_name_ok(d->val, d->vlen) || !am_dkim_name_ok(s->val, s->vlen)) {
+		am_buf_setf(why, "bad %s= value", am_dkim_name_ok(d->val, d->vlen) ?
 		    "s" : "d");
 		return -1;
 	}
-	if ((sp->domain = dupn(d->val, d->vlen, 1)) == NULL ||
-	    (sp->selector = dupn(s->val, s->vlen, 0)) == NULL ||
+	if ((sp->domain = am_dkim_dupn(d->val, d->vlen, 1)) == NULL ||
+	    (sp->selector = am_dkim_dupn(s->val, s->vlen, 0)) == NULL ||
 	    (sp->identity = malloc(d->vlen + 2)) == NULL)
 		return -1;
 	sp->identity[0] = '@';
 	strcpy(sp->identity + 1, sp->domain);
 	if ((t = am_dkim_tag_find(tg, n, "t")) != NULL) {
-		if (parse_num(t, &sp->t) != 0) {
+		if (am_dkim_tag_num(t, &sp->t) != 0) {
 			am_buf_setf(why, "bad t= value");
 			return -1;
 		}
@@ -345,11 +238,11 @@ parse_ids(enum am_arc_kind kind, struct am_arc_sig *sig,
 	if (kind != AM_ARC_K_AS)
 		return 0;
 	t = am_dkim_tag_find(tg, n, "cv");
-	if (val_is(t, "none"))
+	if (am_dkim_tag_is(t, "none"))
 		sig->cv = AM_ARC_NONE;
-	else if (val_is(t, "pass"))
+	else if (am_dkim_tag_is(t, "pass"))
 		sig->cv = AM_ARC_PASS;
-	else if (val_is(t, "fail"))
+	else if (am_dkim_tag_is(t, "fail"))
 		sig->cv = AM_ARC_FAIL;
 	else {
 		am_buf_setf(why, "bad cv= value");
@@ -370,12 +263,12 @@ parse_ams(struct am_dkim_sigparams *sp, const struct am_dkim_tag *tg,
 		return -1;
 	sp->hcanon = sp->bcanon = AM_DKIM_SIMPLE;
 	if ((t = am_dkim_tag_find(tg, n, "c")) != NULL &&
-	    parse_canon(sp, t, why) != 0)
+	    am_dkim_tag_canon(sp, t, why) != 0)
 		return -1;
 	if (parse_h(sp, am_dkim_tag_find(tg, n, "h"), why) != 0)
 		return -1;
 	if ((t = am_dkim_tag_find(tg, n, "l")) != NULL) {
-		if (parse_num(t, &sp->l) != 0) {
+		if (am_dkim_tag_num(t, &sp->l) != 0) {
 			am_buf_setf(why, "bad l= value");
 			return -1;
 		}
@@ -402,7 +295,7 @@ am_arc_sig_parse(enum am_arc_kind kind, const char *value, size_t len,
 	if (am_dkim_tags_parse(value, len, tg, AM_DKIM_TAGS_MAX, &n, why) != 0 ||
 	    check_required(kind, tg, n, why) != 0 ||
 	    parse_ids(kind, sig, tg, n, why) != 0 ||
-	    parse_alg(sp, am_dkim_tag_find(tg, n, "a"), why) != 0)
+	    am_dkim_tag_alg(sp, am_dkim_tag_find(tg, n, "a"), why) != 0)
 		return -1;
 	b = am_dkim_tag_find(tg, n, "b");
 	for (i = 0; i < b->vlen && k < 8; i++)

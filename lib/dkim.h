@@ -151,6 +151,16 @@ long am_dkim_base64(const char *s, size_t len, unsigned char *out,
 
 /* ---- signatures (RFC 6376 s.3.5) ---- */
 
+/* Tag-value helpers of dkim_sig.c, shared with ARC (RFC 8617 s.4.1). */
+/* A new NUL-terminated copy of s[0..n), lower-cased when lower. */
+char *am_dkim_dupn(const char *s, size_t n, int lower);
+/* 1 when the tag's value is s (case-insensitive). */
+int am_dkim_tag_is(const struct am_dkim_tag *t, const char *s);
+/* 1 when s[0..n) is a domain or selector: labels of letters, digits, - _. */
+int am_dkim_name_ok(const char *s, size_t n);
+/* A tag value of 1 to 19 digits into *out; 0, or -1. */
+int am_dkim_tag_num(const struct am_dkim_tag *t, uint64_t *out);
+
 enum am_dkim_canon { AM_DKIM_SIMPLE, AM_DKIM_RELAXED };
 enum am_dkim_alg {
 	AM_DKIM_RSA_SHA256,
@@ -177,6 +187,13 @@ struct am_dkim_sigparams {
 	int has_t, has_x;
 	uint64_t t, x;
 };
+
+/* a= into sp->alg/algname, c= into sp->hcanon/bcanon (s.3.5); 0 or -1
+ * with why. */
+int am_dkim_tag_alg(struct am_dkim_sigparams *sp, const struct am_dkim_tag *t,
+    struct am_buf *why);
+int am_dkim_tag_canon(struct am_dkim_sigparams *sp,
+    const struct am_dkim_tag *t, struct am_buf *why);
 
 /*
  * Parse a DKIM-Signature value (raw, after the colon) into sp, which is

@@ -15,8 +15,8 @@
 #include "dkim.h"
 
 /* Copy n bytes into a new lower-cased (lower != 0) string. */
-static char *
-dupn(const char *s, size_t n, int lower)
+char *
+am_dkim_dupn(const char *s, size_t n, int lower)
 {
 	char *p;
 	size_t i;
@@ -29,15 +29,15 @@ dupn(const char *s, size_t n, int lower)
 	return p;
 }
 
-static int
-tag_is(const struct am_dkim_tag *t, const char *s)
+int
+am_dkim_tag_is(const struct am_dkim_tag *t, const char *s)
 {
 	return t->vlen == strlen(s) && strncasecmp(t->val, s, t->vlen) == 0;
 }
 
 /* Domain or selector: dot-separated labels of letters, digits, '-', '_'. */
-static int
-name_ok(const char *s, size_t n)
+int
+am_dkim_name_ok(const char *s, size_t n)
 {
 	size_t i, label = 0;
 
@@ -58,8 +58,8 @@ name_ok(const char *s, size_t n)
 }
 
 /* 1*DIGIT, at most 20 digits, into *out (no overflow). */
-static int
-parse_num(const struct am_dkim_tag *t, uint64_t *out)
+int
+am_dkim_tag_num(const struct am_dkim_tag *t, uint64_t *out)
 {
 	uint64_t v = 0;
 	size_t i;
@@ -75,11 +75,11 @@ parse_num(const struct am_dkim_tag *t, uint64_t *out)
 	return 0;
 }
 
-static int
-parse_alg(struct am_dkim_sigparams *sp, const struct am_dkim_tag *t,
+int
+am_dkim_tag_alg(struct am_dkim_sigparams *sp, const struct am_dkim_tag *t,
     struct am_buf *why)
 {
-	if ((sp->algname = dupn(t->val, t->vlen, 1)) == NULL)
+	if ((sp->algname = am_dkim_dupn(t->val, t->vlen, 1)) == NULL)
 		return -1;
 	if (strcmp(sp->algname, "rsa-sha256") == 0)
 		sp->alg = AM_DKIM_RSA_SHA256;
@@ -106,8 +106,8 @@ canon_word(const char *s, size_t n, enum am_dkim_canon *c)
 	return 0;
 }
 
-static int
-parse_canon(struct am_dkim_sigparams *sp, const struct am_dkim_tag *t,
+int
+am_dkim_tag_canon(struct am_dkim_sigparams *sp, const struct am_dkim_tag *t,
     struct am_buf *why)
 {
 	const char *slash = memchr(t->val, '/', t->vlen);
@@ -151,7 +151,7 @@ parse_h(struct am_dkim_sigparams *sp, const struct am_dkim_tag *t,
 			    AM_DKIM_H_MAX);
 			return -1;
 		}
-		if ((sp->h[sp->nh++] = dupn(a, (size_t)(z - a), 0)) == NULL)
+		if ((sp->h[sp->nh++] = am_dkim_dupn(a, (size_t)(z - a), 0)) == NULL)
 			return -1;
 		if (z - a == 4 && strncasecmp(a, "from", 4) == 0)
 			from = 1;
@@ -252,21 +252,21 @@ parse_simple_tags(struct am_dkim_sigparams *sp, const struct am_dkim_tag *tg,
 	const struct am_dkim_tag *t;
 
 	if ((t = am_dkim_tag_find(tg, n, "l")) != NULL) {
-		if (parse_num(t, &sp->l) != 0) {
+		if (am_dkim_tag_num(t, &sp->l) != 0) {
 			am_buf_setf(why, "bad l= value");
 			return -1;
 		}
 		sp->has_l = 1;
 	}
 	if ((t = am_dkim_tag_find(tg, n, "t")) != NULL) {
-		if (parse_num(t, &sp->t) != 0) {
+		if (am_dkim_tag_num(t, &sp->t) != 0) {
 			am_buf_setf(why, "bad t= value");
 			return -1;
 		}
 		sp->has_t = 1;
 	}
 	if ((t = am_dkim_tag_find(tg, n, "x")) != NULL) {
-		if (parse_num(t, &sp->x) != 0) {
+		if (am_dkim_tag_num(t, &sp->x) != 0) {
 			am_buf_setf(why, "bad x= value");
 			return -1;
 		}
@@ -311,10 +311,10 @@ parse_ids(struct am_dkim_sigparams *sp, const struct am_dkim_tag *tg,
 
 	d = am_dkim_tag_find(tg, n, "d");
 	s = am_dkim_tag_find(tg, n, "s");
-	if (d != NULL && name_ok(d->val, d->vlen))
-		sp->domain = dupn(d->val, d->vlen, 1);
-	if (s != NULL && name_ok(s->val, s->vlen))
-		sp->selector = dupn(s->val, s->vlen, 0);
+	if (d != NULL && am_dkim_name_ok(d->val, d->vlen))
+		sp->domain = am_dkim_dupn(d->val, d->vlen, 1);
+	if (s != NULL && am_dkim_name_ok(s->val, s->vlen))
+		sp->selector = am_dkim_dupn(s->val, s->vlen, 0);
 	for (k = 0; k < sizeof(required) / sizeof(required[0]); k++)
 		if (am_dkim_tag_find(tg, n, required[k]) == NULL) {
 			am_buf_setf(why, "missing %s= tag", required[k]);
@@ -324,7 +324,7 @@ parse_ids(struct am_dkim_sigparams *sp, const struct am_dkim_tag *tg,
 		am_buf_setf(why, "bad %s= value", sp->domain ? "s" : "d");
 		return -1;
 	}
-	if (!tag_is(am_dkim_tag_find(tg, n, "v"), "1")) {
+	if (!am_dkim_tag_is(am_dkim_tag_find(tg, n, "v"), "1")) {
 		am_buf_setf(why, "unsupported version (v= is not 1)");
 		return -1;
 	}
@@ -355,7 +355,7 @@ am_dkim_sig_parse(const char *value, size_t len, struct am_dkim_sigparams *sp,
 		return -1;
 	if (parse_ids(sp, tg, n, why) != 0)
 		return -1;
-	if (parse_alg(sp, am_dkim_tag_find(tg, n, "a"), why) != 0)
+	if (am_dkim_tag_alg(sp, am_dkim_tag_find(tg, n, "a"), why) != 0)
 		return -1;
 	if (parse_b(sp, am_dkim_tag_find(tg, n, "b"),
 	    am_dkim_tag_find(tg, n, "bh"), why) != 0)
@@ -363,7 +363,7 @@ am_dkim_sig_parse(const char *value, size_t len, struct am_dkim_sigparams *sp,
 	if (parse_h(sp, am_dkim_tag_find(tg, n, "h"), why) != 0)
 		return -1;
 	if ((t = am_dkim_tag_find(tg, n, "c")) != NULL &&
-	    parse_canon(sp, t, why) != 0)
+	    am_dkim_tag_canon(sp, t, why) != 0)
 		return -1;
 	if ((t = am_dkim_tag_find(tg, n, "q")) != NULL && parse_q(t, why) != 0)
 		return -1;
