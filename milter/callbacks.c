@@ -92,7 +92,7 @@ cb_connect(SMFICTX *ctx, char *hostname, _SOCK_ADDR *sa)
 		snprintf(c->client_ip, sizeof(c->client_ip), "%s", ip);
 	c->client_name = hostname != NULL ? strdup(hostname) : NULL;
 	smfi_setpriv(ctx, c);
-	return SMFIS_CONTINUE;
+	return cont(c, SMFIP_NR_CONN);
 }
 
 static sfsistat
@@ -115,7 +115,7 @@ cb_envfrom(SMFICTX *ctx, char **argv)
 	msg_reset(c);
 	replace(&c->mail_from, argv[0]);
 	replace(&c->auth_user, smfi_getsymval(ctx, "{auth_authen}"));
-	return SMFIS_CONTINUE;
+	return cont(c, SMFIP_NR_MAIL);
 }
 
 /* Create the message on first need, with the DATA-time macros. */
@@ -312,6 +312,14 @@ cb_close(SMFICTX *ctx)
 	return SMFIS_CONTINUE;
 }
 
+/*
+ * Steps whose reply never varies: with these flags the MTA does not wait
+ * for one (the connection is always judged at end of message; nothing is
+ * refused at connect, MAIL, or header time).
+ */
+#define NR_STEPS (SMFIP_NR_CONN | SMFIP_NR_HELO | SMFIP_NR_MAIL | \
+	SMFIP_NR_HDR | SMFIP_NR_EOH | SMFIP_NR_BODY)
+
 static sfsistat
 cb_negotiate(SMFICTX *ctx, unsigned long f0, unsigned long f1,
     unsigned long f2, unsigned long f3, unsigned long *pf0,
@@ -327,11 +335,10 @@ cb_negotiate(SMFICTX *ctx, unsigned long f0, unsigned long f1,
 	/* Steps we never use; skipping them saves a round trip each. */
 	want |= f1 & (SMFIP_NORCPT | SMFIP_NOUNKNOWN | SMFIP_NODATA);
 	/* Replies we never vary: the MTA need not wait for them. */
-	want |= f1 & (SMFIP_NR_HDR | SMFIP_NR_EOH | SMFIP_NR_BODY |
-	    SMFIP_NR_HELO);
+	want |= f1 & NR_STEPS;
 	if ((c = calloc(1, sizeof(*c))) == NULL)
 		return SMFIS_REJECT;
-	c->nr = want & (SMFIP_NR_HDR | SMFIP_NR_EOH | SMFIP_NR_BODY | SMFIP_NR_HELO);
+	c->nr = want & NR_STEPS;
 	c->leadspc = (f1 & SMFIP_HDR_LEADSPC) != 0;
 	smfi_setpriv(ctx, c);
 	if ((f1 & SMFIP_HDR_LEADSPC) == 0)
