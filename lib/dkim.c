@@ -198,8 +198,8 @@ check_sig(struct am_dkim *d, struct dsig *s, const unsigned char *bh,
 		set_result(s, AM_DKIM_PERMERROR, "l= exceeds body length");
 		return;
 	}
-	ks = am_dkim_key_fetch(d->dns, s->sp.selector, s->sp.domain, &key,
-	    &s->why);
+	ks = am_dkim_key_fetch_cached(d->dns, d->conf.keycache, s->sp.selector,
+	    s->sp.domain, &key, &s->why);
 	if (ks != AM_DKIM_KEY_OK) {
 		set_result(s, ks == AM_DKIM_KEY_TEMP ? AM_DKIM_TEMPERROR :
 		    AM_DKIM_PERMERROR, NULL);

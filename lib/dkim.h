@@ -83,6 +83,7 @@ struct am_dkim_conf {
 	unsigned min_key_bits;    /* RSA keys below this are policy; 0: 1024 */
 	unsigned max_signatures;  /* verified at most; 0: 10 */
 	time_t now;               /* for x=; 0: time(NULL) */
+	struct am_dkim_keycache *keycache; /* shared decoded keys; may be NULL */
 };
 
 /* One signature's verdict; strings are never NULL ("" when unknown). */
@@ -235,6 +236,19 @@ enum am_dkim_keystat am_dkim_key_parse(const char *txt, size_t len,
 enum am_dkim_keystat am_dkim_key_fetch(struct am_dns *dns,
     const char *selector, const char *domain, struct am_dkim_key *key,
     struct am_buf *why);
+/*
+ * A cache of decoded public keys, shared by threads (one mutex): n slots,
+ * direct-mapped by a hash of the key bytes. The _cached variants of parse
+ * and fetch use it (cache may be NULL).
+ */
+struct am_dkim_keycache;
+struct am_dkim_keycache *am_dkim_keycache_new(size_t n);
+struct am_dkim_keycache *am_dkim_keycache_free(struct am_dkim_keycache *c);
+enum am_dkim_keystat am_dkim_key_parse_cached(struct am_dkim_keycache *cache,
+    const char *txt, size_t len, struct am_dkim_key *key, struct am_buf *why);
+enum am_dkim_keystat am_dkim_key_fetch_cached(struct am_dns *dns,
+    struct am_dkim_keycache *cache, const char *selector, const char *domain,
+    struct am_dkim_key *key, struct am_buf *why);
 /* Free the key's EVP_PKEY; key is zeroed. */
 void am_dkim_key_release(struct am_dkim_key *key);
 /*

@@ -16,6 +16,9 @@
  * NODATA are "no key", a DNS failure is temporary; of several records the
  * first one that parses is used.
  */
+#include <pthread.h>
+#include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
@@ -163,10 +166,131 @@ load_rsa(const unsigned char *der, size_t len)
 	return k;
 }
 
+/*
+ * The decoded-key cache: a direct-mapped table from (type, key bytes) to
+ * the EVP_PKEY made of them, shared by all threads under one mutex. A
+ * sender's key is decoded once, not once per message; EVP_PKEY objects are
+ * reference counted and may be used by several threads at once for
+ * verification.
+ */
+struct kc_slot {
+	uint64_t h;
+	int type;
+	size_t len;
+	unsigned char *der;
+	EVP_PKEY *pk;
+	unsigned bits;
+};
+
+struct am_dkim_keycache {
+	pthread_mutex_t mu;
+	struct kc_slot *v;
+	size_t n;
+};
+
+struct am_dkim_keycache *
+am_dkim_keycache_new(size_t n)
+{
+	struct am_dkim_keycache *c;
+
+	if (n == 0 || (c = calloc(1, sizeof(*c))) == NULL)
+		return NULL;
+	if ((c->v = calloc(n, sizeof(*c->v))) == NULL) {
+		free(c);
+		return NULL;
+	}
+	c->n = n;
+	pthread_mutex_init(&c->mu, NULL);
+	return c;
+}
+
+static void
+kc_clear(struct kc_slot *sl)
+{
+	EVP_PKEY_free(sl->pk);
+	free(sl->der);
+	memset(sl, 0, sizeof(*sl));
+}
+
+struct am_dkim_keycache *
+am_dkim_keycache_free(struct am_dkim_keycache *c)
+{
+	size_t i;
+
+	if (c == NULL)
+		return NULL;
+	for (i = 0; i < c->n; i++)
+		kc_clear(&c->v[i]);
+	pthread_mutex_destroy(&c->mu);
+	free(c->v);
+	free(c);
+	return NULL;
+}
+
+static uint64_t
+kc_hash(int type, const unsigned char *der, size_t len)
+{
+	uint64_t h = 1469598103934665603ULL ^ (uint64_t)type;
+	size_t i;
+
+	for (i = 0; i < len; i++)
+		h = (h ^ der[i]) * 1099511628211ULL;
+	return h;
+}
+
+/* A cached key for (type, der) with a reference for the caller, or NULL. */
+static EVP_PKEY *
+kc_get(struct am_dkim_keycache *c, uint64_t h, int type,
+    const unsigned char *der, size_t len, unsigned *bits)
+{
+	struct kc_slot *sl;
+	EVP_PKEY *pk = NULL;
+
+	if (c == NULL)
+		return NULL;
+	pthread_mutex_lock(&c->mu);
+	sl = &c->v[h % c->n];
+	if (sl->pk != NULL && sl->h == h && sl->type == type && sl->len == len &&
+	    memcmp(sl->der, der, len) == 0 && EVP_PKEY_up_ref(sl->pk) == 1) {
+		pk = sl->pk;
+		*bits = sl->bits;
+	}
+	pthread_mutex_unlock(&c->mu);
+	return pk;
+}
+
+/* Keep (another reference to) pk for (type, der). */
+static void
+kc_put(struct am_dkim_keycache *c, uint64_t h, int type,
+    const unsigned char *der, size_t len, EVP_PKEY *pk, unsigned bits)
+{
+	struct kc_slot *sl;
+	unsigned char *copy;
+
+	if (c == NULL || (copy = malloc(len)) == NULL)
+		return;
+	memcpy(copy, der, len);
+	if (EVP_PKEY_up_ref(pk) != 1) {
+		free(copy);
+		return;
+	}
+	pthread_mutex_lock(&c->mu);
+	sl = &c->v[h % c->n];
+	kc_clear(sl);
+	sl->h = h;
+	sl->type = type;
+	sl->len = len;
+	sl->der = copy;
+	sl->pk = pk;
+	sl->bits = bits;
+	pthread_mutex_unlock(&c->mu);
+}
+
 static enum am_dkim_keystat
 load_key(struct am_dkim_key *key, const struct am_dkim_tag *p,
-    struct am_buf *why)
+    struct am_dkim_keycache *cache, struct am_buf *why)
 {
+	uint64_t h;
 	unsigned char der[AM_DKIM_KEY_MAX];
 	long n;
 
@@ -178,6 +302,10 @@ load_key(struct am_dkim_key *key, const struct am_dkim_tag *p,
 		am_buf_setf(why, "key revoked");
 		return AM_DKIM_KEY_PERM;
 	}
+	h = kc_hash((int)key->type, der, (size_t)n);
+	if ((key->pkey = kc_get(cache, h, (int)key->type, der, (size_t)n,
+	    &key->bits)) != NULL)
+		return AM_DKIM_KEY_OK;
 	if (key->type == AM_DKIM_K_ED25519) {
 		if (n == 32)
 			key->pkey = EVP_PKEY_new_raw_public_key(
@@ -190,6 +318,7 @@ load_key(struct am_dkim_key *key, const struct am_dkim_tag *p,
 		    key->type == AM_DKIM_K_ED25519 ? "ed25519" : "rsa");
 		return AM_DKIM_KEY_PERM;
 	}
+	kc_put(cache, h, (int)key->type, der, (size_t)n, key->pkey, key->bits);
 	return AM_DKIM_KEY_OK;
 }
 
@@ -235,6 +364,13 @@ enum am_dkim_keystat
 am_dkim_key_parse(const char *txt, size_t len, struct am_dkim_key *key,
     struct am_buf *why)
 {
+	return am_dkim_key_parse_cached(NULL, txt, len, key, why);
+}
+
+enum am_dkim_keystat
+am_dkim_key_parse_cached(struct am_dkim_keycache *cache, const char *txt,
+    size_t len, struct am_dkim_key *key, struct am_buf *why)
+{
 	struct am_dkim_tag tg[AM_DKIM_TAGS_MAX];
 	const struct am_dkim_tag *p;
 	size_t n;
@@ -255,20 +391,20 @@ am_dkim_key_parse(const char *txt, size_t len, struct am_dkim_key *key,
 		am_buf_setf(why, "key record has no p=");
 		return AM_DKIM_KEY_PERM;
 	}
-	return load_key(key, p, why);
+	return load_key(key, p, cache, why);
 }
 
 /* Parse the records of a TXT answer: the first good one wins. */
 static enum am_dkim_keystat
-pick_record(const struct am_dns_answer *a, struct am_dkim_key *key,
-    struct am_buf *why)
+pick_record(const struct am_dns_answer *a, struct am_dkim_keycache *cache,
+    struct am_dkim_key *key, struct am_buf *why)
 {
 	struct am_buf first = AM_BUF_INIT(200);
 	size_t i;
 
 	for (i = 0; i < a->count; i++) {
-		if (am_dkim_key_parse(a->rr[i].text, a->rr[i].textlen, key,
-		    why) == AM_DKIM_KEY_OK) {
+		if (am_dkim_key_parse_cached(cache, a->rr[i].text,
+		    a->rr[i].textlen, key, why) == AM_DKIM_KEY_OK) {
 			am_buf_release(&first);
 			return AM_DKIM_KEY_OK;
 		}
@@ -284,6 +420,14 @@ enum am_dkim_keystat
 am_dkim_key_fetch(struct am_dns *dns, const char *selector,
     const char *domain, struct am_dkim_key *key, struct am_buf *why)
 {
+	return am_dkim_key_fetch_cached(dns, NULL, selector, domain, key, why);
+}
+
+enum am_dkim_keystat
+am_dkim_key_fetch_cached(struct am_dns *dns, struct am_dkim_keycache *cache,
+    const char *selector, const char *domain, struct am_dkim_key *key,
+    struct am_buf *why)
+{
 	struct am_dns_answer *a = NULL;
 	struct am_buf name = AM_BUF_INIT(AM_DNS_NAME_MAX + 16);
 	struct am_buf dwhy = AM_BUF_INIT(200);
@@ -295,7 +439,7 @@ am_dkim_key_fetch(struct am_dns *dns, const char *selector,
 	st = name.truncated ? AM_DNS_BADNAME :
 	    am_dns_query(dns, am_buf_str(&name), AM_DNS_T_TXT, &a, &dwhy);
 	if (st == AM_DNS_OK)
-		ks = pick_record(a, key, why);
+		ks = pick_record(a, cache, key, why);
 	else if (st == AM_DNS_TEMPFAIL) {
 		am_buf_setf(why, "key lookup failed: %s", am_buf_str(&dwhy));
 		ks = AM_DKIM_KEY_TEMP;

@@ -49,6 +49,10 @@ am_engine_new(const struct am_config *conf, struct am_dns *dns, struct am_buf *w
 	e->dmarc.psl = e->psl;
 	if (am_msg_arc_engine_init(e, why) != 0)
 		return am_engine_free(e);
+	if ((e->keycache = am_dkim_keycache_new(KEYCACHE_SLOTS)) == NULL) {
+		am_buf_setf(why, "out of memory");
+		return am_engine_free(e);
+	}
 	if ((e->jobs = am_jobs_new(conf->lookup_threads)) == NULL) {
 		am_buf_setf(why, "cannot start %u lookup threads", conf->lookup_threads);
 		return am_engine_free(e);
@@ -64,6 +68,7 @@ am_engine_free(struct am_engine *e)
 	if (e == NULL)
 		return NULL;
 	am_jobs_free(e->jobs);
+	am_dkim_keycache_free(e->keycache);
 	am_msg_arc_engine_free(e);
 	am_psl_free(e->psl);
 	free(e);
@@ -158,7 +163,7 @@ am_msg_new(struct am_engine *e, const struct am_envelope *env)
 	m->v.skip_reason = skip_reason(m);
 	if (e->conf->dkim_mode && m->v.skip_reason == NULL) {
 		struct am_dkim_conf dc = { e->conf->dkim_min_key_bits,
-		    e->conf->dkim_max_signatures, 0 };
+		    e->conf->dkim_max_signatures, 0, e->keycache };
 		if ((m->dkim = am_dkim_new(&dc, e->dns)) == NULL)
 			return am_msg_free(m);
 	}

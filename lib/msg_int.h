@@ -26,8 +26,12 @@ struct am_engine {
 	struct am_dmarc_conf dmarc;
 	struct am_jobs *jobs;       /* early lookups (LookupThreads) */
 	struct am_arc_key *arc_key; /* ARCSealKeyFile, or NULL: no sealing */
+	struct am_dkim_keycache *keycache; /* decoded DKIM keys, all threads */
 	char hostname[256];
 };
+
+/* Decoded DKIM keys kept (direct-mapped slots). */
+#define KEYCACHE_SLOTS 4096
 
 /* Names whose records are fetched at end of header, ahead of need. */
 #define PREFETCH_MAX 12

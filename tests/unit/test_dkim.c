@@ -130,20 +130,20 @@ struct rfc_case {
 static const struct rfc_case rfc_cases[] = {
 	{ "rfc8463 both pass", RFC8463_SIGS RFC8463_HDRS RFC8463_BODY,
 	    { { BRIS, TEST }, { ED_KEY, "v=DKIM1; k=rsa; p=" RSA_P }, NULL },
-	    { 0, 0, 0 }, "pass,pass" },
+	    { 0, 0, 0, NULL }, "pass,pass" },
 	{ "body changed", RFC8463_SIGS RFC8463_HDRS RFC8463_BODY "x\r\n",
-	    { { BRIS, TEST }, { ED_KEY, "p=" RSA_P }, NULL }, { 0, 0, 0 },
+	    { { BRIS, TEST }, { ED_KEY, "p=" RSA_P }, NULL }, { 0, 0, 0, NULL },
 	    "fail(body hash mismatch),fail(body hash mismatch)" },
 	{ "trailing empty lines added", RFC8463_SIGS RFC8463_HDRS RFC8463_BODY
 	    "\r\n \r\n", { { BRIS, TEST }, { ED_KEY, "p=" RSA_P }, NULL },
-	    { 0, 0, 0 }, "pass,pass" },
+	    { 0, 0, 0, NULL }, "pass,pass" },
 	{ "signed header changed", RFC8463_SIGS RFC8463_HDRS "Subject: x\r\n"
 	    RFC8463_BODY, { { BRIS, TEST }, { ED_KEY, "p=" RSA_P }, NULL },
-	    { 0, 0, 0 }, "fail(signature did not verify),"
+	    { 0, 0, 0, NULL }, "fail(signature did not verify),"
 	    "fail(signature did not verify)" },
 	{ "unsigned header added", RFC8463_SIGS RFC8463_HDRS "X-New: 1\r\n"
 	    RFC8463_BODY, { { BRIS, TEST }, { ED_KEY, "p=" RSA_P }, NULL },
-	    { 0, 0, 0 }, "pass,pass" },
+	    { 0, 0, 0, NULL }, "pass,pass" },
 	{ "relaxed header refolding", RFC8463_SIGS
 	    "From:   Joe SixPack\r\n\t<joe@football.example.com>  \r\n"
 	    "To: Suzie Q <suzie@shopping.example.net>\r\n"
@@ -151,42 +151,42 @@ static const struct rfc_case rfc_cases[] = {
 	    "Date: Fri, 11 Jul 2003 21:00:37 -0700 (PDT)\r\n"
 	    "Message-ID: <20030712040037.46341.5F8J@football.example.com>\r\n"
 	    RFC8463_BODY, { { BRIS, TEST }, { ED_KEY, "p=" RSA_P }, NULL },
-	    { 0, 0, 0 }, "pass,pass" },
+	    { 0, 0, 0, NULL }, "pass,pass" },
 	{ "ed25519 key missing", RFC8463_SIGS RFC8463_HDRS RFC8463_BODY,
-	    { { TEST }, { "p=" RSA_P }, NULL }, { 0, 0, 0 },
+	    { { TEST }, { "p=" RSA_P }, NULL }, { 0, 0, 0, NULL },
 	    "permerror(no key),pass" },
 	{ "rsa key lookup fails", RFC8463_SIGS RFC8463_HDRS RFC8463_BODY,
-	    { { BRIS, TEST }, { ED_KEY, "p=" RSA_P }, TEST }, { 0, 0, 0 },
+	    { { BRIS, TEST }, { ED_KEY, "p=" RSA_P }, TEST }, { 0, 0, 0, NULL },
 	    "pass,temperror(key lookup failed: timeout)" },
 	{ "rsa key too short for 2048", RFC8463_SIGS RFC8463_HDRS RFC8463_BODY,
-	    { { BRIS, TEST }, { ED_KEY, "p=" RSA_P }, NULL }, { 2048, 0, 0 },
+	    { { BRIS, TEST }, { ED_KEY, "p=" RSA_P }, NULL }, { 2048, 0, 0, NULL },
 	    "pass,policy(key too short (1024 bits))" },
 	{ "max_signatures 1", RFC8463_SIGS RFC8463_HDRS RFC8463_BODY,
-	    { { BRIS, TEST }, { ED_KEY, "p=" RSA_P }, NULL }, { 0, 1, 0 },
+	    { { BRIS, TEST }, { ED_KEY, "p=" RSA_P }, NULL }, { 0, 1, 0, NULL },
 	    "pass,policy(too many signatures)" },
 	{ "rsa key revoked", RFC8463_SIGS RFC8463_HDRS RFC8463_BODY,
-	    { { BRIS, TEST }, { ED_KEY, "v=DKIM1; p=" }, NULL }, { 0, 0, 0 },
+	    { { BRIS, TEST }, { ED_KEY, "v=DKIM1; p=" }, NULL }, { 0, 0, 0, NULL },
 	    "pass,permerror(key revoked)" },
 	{ "key h=sha1", RFC8463_SIGS RFC8463_HDRS RFC8463_BODY,
 	    { { BRIS, TEST }, { ED_KEY, "h=sha1; p=" RSA_P }, NULL },
-	    { 0, 0, 0 }, "pass,permerror(key h= does not allow sha256)" },
+	    { 0, 0, 0, NULL }, "pass,permerror(key h= does not allow sha256)" },
 	{ "key type mismatch", RFC8463_SIGS RFC8463_HDRS RFC8463_BODY,
-	    { { BRIS, TEST }, { "p=" RSA_P, "p=" RSA_P }, NULL }, { 0, 0, 0 },
+	    { { BRIS, TEST }, { "p=" RSA_P, "p=" RSA_P }, NULL }, { 0, 0, 0, NULL },
 	    "permerror(key type does not match a=ed25519-sha256),pass" },
 	{ "t=s with i=@d", RFC8463_SIGS RFC8463_HDRS RFC8463_BODY,
 	    { { BRIS, TEST }, { ED_KEY "; t=s", "p=" RSA_P }, NULL },
-	    { 0, 0, 0 }, "pass,pass" },
+	    { 0, 0, 0, NULL }, "pass,pass" },
 	{ "malformed third signature", RFC8463_SIGS "DKIM-Signature: synerr\r\n"
 	    RFC8463_HDRS RFC8463_BODY, { { BRIS, TEST }, { ED_KEY, "p=" RSA_P },
-	    NULL }, { 0, 0, 0 }, "pass,pass,permerror(tag \"synerr\" has no '=')" },
+	    NULL }, { 0, 0, 0, NULL }, "pass,pass,permerror(tag \"synerr\" has no '=')" },
 	{ "rsa-sha1", "DKIM-Signature: v=1; a=rsa-sha1; d=e.com; s=s; h=from;"
 	    " bh=AAAA; b=AAAA\r\nFrom: a@e.com\r\n\r\nx\r\n", { { NULL }, { NULL },
-	    NULL }, { 0, 0, 0 }, "policy(rsa-sha1 not accepted (RFC 8301))" },
+	    NULL }, { 0, 0, 0, NULL }, "policy(rsa-sha1 not accepted (RFC 8301))" },
 	{ "expired", "DKIM-Signature: v=1; a=rsa-sha256; d=e.com; s=s; h=from;"
 	    " x=1000; bh=AAAA; b=AAAA\r\nFrom: a@e.com\r\n\r\nx\r\n", { { NULL },
-	    { NULL }, NULL }, { 0, 0, 2000 }, "permerror(signature expired)" },
+	    { NULL }, NULL }, { 0, 0, 2000, NULL }, "permerror(signature expired)" },
 	{ "no signature", RFC8463_HDRS RFC8463_BODY, { { NULL }, { NULL },
-	    NULL }, { 0, 0, 0 }, "" },
+	    NULL }, { 0, 0, 0, NULL }, "" },
 };
 
 static void
@@ -331,7 +331,7 @@ static void
 test_own_table(void **state)
 {
 	struct zone z = { { "k._domainkey.e.com" }, { NULL }, NULL };
-	struct am_dkim_conf conf = { 0, 0, 0 };
+	struct am_dkim_conf conf = { 0, 0, 0, NULL };
 	char got[512], rec[256], *msg;
 	size_t i;
 	int bad = 0;

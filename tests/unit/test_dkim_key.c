@@ -208,12 +208,54 @@ test_key_fetch(void **state)
 	assert_int_equal(bad, 0);
 }
 
+/* The decoded-key cache: a hit is the same key; other keys, even in one
+ * slot, are not confused; errors are not cached. */
+static void
+test_key_cache(void **state)
+{
+	static const char *const recs[] = { "p=" RSA1024, "v=DKIM1; p=" PKCS1,
+	    "k=ed25519; p=" ED };
+	struct am_dkim_keycache *c = am_dkim_keycache_new(1);  /* one slot */
+	struct am_buf why = AM_BUF_INIT(256);
+	struct am_dkim_key a, b;
+	size_t i;
+
+	(void)state;
+	assert_non_null(c);
+	for (i = 0; i < 3; i++) {
+		const char *r = recs[i];
+		assert_int_equal(am_dkim_key_parse_cached(c, r, strlen(r), &a, &why),
+		    AM_DKIM_KEY_OK);
+		assert_int_equal(am_dkim_key_parse_cached(c, r, strlen(r), &b, &why),
+		    AM_DKIM_KEY_OK);
+		assert_ptr_equal(a.pkey, b.pkey);       /* decoded once */
+		assert_int_equal(a.bits, b.bits);
+		assert_int_equal(a.type, b.type);
+		am_dkim_key_release(&a);
+		am_dkim_key_release(&b);
+	}
+	/* The slot now holds the Ed25519 key: the RSA one decodes anew. */
+	assert_int_equal(am_dkim_key_parse_cached(c, recs[0], strlen(recs[0]), &a,
+	    &why), AM_DKIM_KEY_OK);
+	assert_int_equal(a.bits, 1024);
+	assert_int_equal(a.type, AM_DKIM_K_RSA);
+	am_dkim_key_release(&a);
+	assert_int_equal(am_dkim_key_parse_cached(c, "p=AAAA", 6, &a, &why),
+	    AM_DKIM_KEY_PERM);
+	am_dkim_key_release(&a);
+	assert_null(am_dkim_keycache_free(c));
+	assert_null(am_dkim_keycache_free(NULL));
+	assert_null(am_dkim_keycache_new(0));
+	am_buf_release(&why);
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_key_table),
 		cmocka_unit_test(test_key_fetch),
+		cmocka_unit_test(test_key_cache),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
