@@ -14,7 +14,8 @@
 # congested resolver would), 2 s per upstream query, and the process exits
 # by itself after --lifetime seconds. Loopback addresses only (and
 # 192.0.2.0/24, which run-bench puts on its private namespace's lo). On SIGTERM
-# (or at the end of its life) it writes its counters to --stats as JSON.
+# (or at the end of its life) it writes its counters to --stats as JSON;
+# on SIGUSR1 too, and goes on.
 # --listen with port 0 picks a free port, written to --port-file.
 import argparse
 import asyncio
@@ -138,6 +139,9 @@ async def serve(a):
     stop = loop.create_future()
     for s in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(s, lambda: stop.done() or stop.set_result(1))
+    if a.stats:
+        loop.add_signal_handler(signal.SIGUSR1,
+                                lambda: write_stats(a.stats, proxy.stats))
     try:
         await asyncio.wait_for(stop, a.lifetime)
     except asyncio.TimeoutError:
@@ -145,8 +149,13 @@ async def serve(a):
     udp.close()
     tcp.close()
     if a.stats:
-        with open(a.stats, 'w') as f:
-            json.dump(proxy.stats, f)
+        write_stats(a.stats, proxy.stats)
+
+
+def write_stats(path, stats):
+    with open(path + '.tmp', 'w') as f:
+        json.dump(stats, f)
+    __import__('os').rename(path + '.tmp', path)
 
 
 def main():

@@ -149,10 +149,16 @@ def ratios(rs, conc):
     return out
 
 
-def slow(rs):
+def slow(rs, qpath=None):
     out = {}
+    queries = {}
+    if qpath and os.path.exists(qpath):
+        for line in open(qpath):
+            k, cold, warm = line.split()
+            queries[k] = (int(cold), int(warm))
     for setup in ('authmilter', 'chain'):
         s, f = rs.get('%s-slow' % setup), rs.get('%s-cold' % setup)
+        w = rs.get('%s-slowwarm' % setup)
         if s and f:
             out[setup] = {'slow_mean_ms': s['lat_mean_ms'],
                           'slow_p50_ms': s['lat_p50_ms'],
@@ -161,6 +167,11 @@ def slow(rs):
                           'added_mean_ms': s['lat_mean_ms'] - f['lat_mean_ms'],
                           'added_p50_ms': s['lat_p50_ms'] - f['lat_p50_ms'],
                           'msgs_per_s': s['msgs_per_s']}
+            if setup in queries:
+                out[setup]['queries_cold'] = queries[setup][0]
+                out[setup]['queries_warm'] = queries[setup][1]
+            if w:
+                out[setup]['warm_p50_ms'] = w['lat_p50_ms']
     return out
 
 
@@ -184,7 +195,7 @@ def main():
             timing[k] = int(v)
     res = {'corpus': load(os.path.join(a.corpus, 'stats.json')),
            'sockets': a.sockets, 'runs': rs, 'verdicts': cs,
-           'ratios': ratios(rs, conc), 'slow_dns': slow(rs), 'engine': eng,
+           'ratios': ratios(rs, conc), 'slow_dns': slow(rs, os.path.join(a.dir, 'slow-queries.txt')), 'engine': eng,
            'openssl': rates, 'floor': fl, 'timing_s': timing}
     if eng and fl:
         st = eng['stages_us']
@@ -208,6 +219,10 @@ def main():
                       SETUP_NAMES[s], r['slow_mean_ms'], r['slow_p50_ms'],
                       r['slow_p99_ms'], r['added_mean_ms'], r['added_p50_ms'],
                       r['msgs_per_s']))
+            if 'queries_cold' in r:
+                print('  %-22s DNS queries: %d on the cold pass, %d on the warm'
+                      ' pass (same corpus again)' % (SETUP_NAMES[s],
+                      r['queries_cold'], r['queries_warm']))
     if eng:
         print('\nengine only (CPU us per message, one thread, zone-file DNS):')
         print('  ' + ', '.join('%s %.1f' % kv for kv in eng['stages_us'].items()))
