@@ -107,18 +107,17 @@ e2e_cleanup() {
 	exit "$rc"
 }
 
-# e2e_milter_exit: the daemon, sent SIGTERM by e2e_cleanup, must exit 0
-# within 10 s (a crash, or a LeakSanitizer report at exit, is a failure).
-e2e_milter_exit() {
+# e2e_milter_wait_exit LABEL: the daemon, sent SIGTERM, must exit 0 within
+# 10 s (a crash, or a LeakSanitizer report at exit, fails case LABEL).
+e2e_milter_wait_exit() {
 	local i=0 st rc
-	[ -n "${E2E_MILTER_PID:-}" ] || return 0
 	while kill -0 "$E2E_MILTER_PID" 2>/dev/null; do
 		st=$(awk '{ print $3 }' "/proc/$E2E_MILTER_PID/stat" 2>/dev/null)
 		[ "$st" = Z ] && break
 		i=$((i + 1))
 		if [ $i -ge 100 ]; then
 			kill -9 "$E2E_MILTER_PID"
-			e2e_fail "daemon exit" "still running 10 s after SIGTERM"
+			e2e_fail "$1" "still running 10 s after SIGTERM"
 			break
 		fi
 		sleep 0.1
@@ -126,7 +125,13 @@ e2e_milter_exit() {
 	wait "$E2E_MILTER_PID"
 	rc=$?
 	[ $i -ge 100 ] || [ $rc = 0 ] ||
-	    e2e_fail "daemon exit" "exit status $rc after SIGTERM"
+	    e2e_fail "$1" "exit status $rc after SIGTERM"
+}
+
+# e2e_milter_exit: e2e_milter_wait_exit for the EXIT trap.
+e2e_milter_exit() {
+	[ -n "${E2E_MILTER_PID:-}" ] || return 0
+	e2e_milter_wait_exit "daemon exit"
 }
 
 # e2e_show_logs: the tails of the servers' logs, for a failed run.

@@ -244,27 +244,16 @@ broken_sasl_auth_clients = no
 EOF
 }
 
-# auth_start_postfix: e2e_start_postfix, with SASL lines added to main.cf.
-auth_start_postfix() {
-	[ -n "${E2E_MILTER_PORT:-}" ] || E2E_MILTER_PORT=$(e2e_free_port)
-	E2E_SMTP_PORT=$(e2e_free_port)
-	E2E_PF_ETC=$E2E_DIR/pf/etc
-	mkdir -p "$E2E_PF_ETC" "$E2E_DIR/pf/spool" "$E2E_DIR/pf/data" \
-	    "$E2E_DIR/mail"
-	chown postfix "$E2E_DIR/pf/data"
-	chown 65534:65534 "$E2E_DIR/mail"
+# auth_start_postfix: e2e_start_postfix, with SASL set up and its lines
+# added to main.cf through the harness's hooks.
+e2e_postfix_pre_start() {
 	auth_sasl_setup
-	{
-		e2e_postfix_main
-		auth_postfix_sasl
-	} >"$E2E_PF_ETC/main.cf"
-	e2e_postfix_master >"$E2E_PF_ETC/master.cf"
-	postfix -c "$E2E_PF_ETC" check >"$E2E_DIR/postfix-check.out" 2>&1 ||
-	    e2e_die "postfix check failed: $(cat "$E2E_DIR/postfix-check.out")"
-	postfix -c "$E2E_PF_ETC" start >"$E2E_DIR/postfix-start.out" 2>&1 ||
-	    e2e_die "postfix start failed: $(cat "$E2E_DIR/postfix-start.out")"
-	e2e_poll 10 e2e_tcp_open "$E2E_SMTP_PORT" ||
-	    e2e_die "Postfix smtpd did not listen on port $E2E_SMTP_PORT within 10 s"
+}
+e2e_postfix_main_extra() {
+	auth_postfix_sasl
+}
+auth_start_postfix() {
+	e2e_start_postfix
 }
 
 # auth_start_all: e2e_start_all with auth_start_postfix.
@@ -281,23 +270,8 @@ auth_start_all() {
 # current configuration (e2e_conf_set since the last start). Postfix keeps
 # running and connects to the new one on the same socket.
 auth_restart_milter() {
-	local i=0 st rc
 	kill "$E2E_MILTER_PID" 2>/dev/null
-	while kill -0 "$E2E_MILTER_PID" 2>/dev/null; do
-		st=$(awk '{ print $3 }' "/proc/$E2E_MILTER_PID/stat" 2>/dev/null)
-		[ "$st" = Z ] && break
-		i=$((i + 1))
-		if [ $i -ge 100 ]; then
-			kill -9 "$E2E_MILTER_PID"
-			e2e_fail "restart: daemon exit" "still running 10 s after SIGTERM"
-			break
-		fi
-		sleep 0.1
-	done
-	wait "$E2E_MILTER_PID"
-	rc=$?
-	[ $i -ge 100 ] || [ $rc = 0 ] ||
-	    e2e_fail "restart: daemon exit" "exit status $rc after SIGTERM"
+	e2e_milter_wait_exit "restart: daemon exit"
 	e2e_poll 10 sh -c "! (exec 3<>/dev/tcp/127.0.0.1/$E2E_MILTER_PORT) 2>/dev/null" ||
 	    e2e_die "authmilter still listens on $E2E_MILTER_PORT after TERM"
 	e2e_start_milter

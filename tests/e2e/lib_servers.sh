@@ -152,7 +152,17 @@ e2e_start_postfix() {
 	    "$E2E_DIR/mail"
 	chown postfix "$E2E_DIR/pf/data"
 	chown 65534:65534 "$E2E_DIR/mail"
-	e2e_postfix_main >"$E2E_PF_ETC/main.cf"
+	# Hooks a test may define: e2e_postfix_pre_start (before anything is
+	# written) and e2e_postfix_main_extra (more main.cf lines).
+	if declare -F e2e_postfix_pre_start >/dev/null; then
+		e2e_postfix_pre_start
+	fi
+	{
+		e2e_postfix_main
+		if declare -F e2e_postfix_main_extra >/dev/null; then
+			e2e_postfix_main_extra
+		fi
+	} >"$E2E_PF_ETC/main.cf"
 	e2e_postfix_master >"$E2E_PF_ETC/master.cf"
 	postfix -c "$E2E_PF_ETC" start >"$E2E_DIR/postfix-start.out" 2>&1 ||
 	    e2e_die "postfix start failed: $(cat "$E2E_DIR/postfix-start.out")"
