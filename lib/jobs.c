@@ -179,3 +179,20 @@ am_jobs_wait(struct am_jobs *p, struct am_job *j)
 		pthread_mutex_unlock(&p->mu);
 	}
 }
+
+void
+am_jobs_cancel(struct am_jobs *p, struct am_job *j)
+{
+	if (p == NULL || p->n == 0) {
+		j->state = JOB_DONE;    /* never shared: nothing runs it */
+		return;
+	}
+	pthread_mutex_lock(&p->mu);
+	if (j->state == JOB_QUEUED) {
+		unqueue(p, j);
+		j->state = JOB_DONE;
+	}
+	while (j->state == JOB_RUNNING)
+		pthread_cond_wait(&p->done, &p->mu);
+	pthread_mutex_unlock(&p->mu);
+}

@@ -38,5 +38,7 @@ void am_jobs_submit(struct am_jobs *p, struct am_job *j, void (*fn)(void *),
     void *arg);
 /* Return once j has run (running it here if no thread has taken it). */
 void am_jobs_wait(struct am_jobs *p, struct am_job *j);
+/* Return once j is not running: a job no thread has taken is dropped. */
+void am_jobs_cancel(struct am_jobs *p, struct am_job *j);
 
 #endif

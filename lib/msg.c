@@ -385,8 +385,8 @@ am_msg_free(struct am_msg *m)
 	if (m == NULL)
 		return NULL;
 	/* A job may still be using the message (an aborted transaction). */
-	am_jobs_wait(m->e->jobs, &m->spf_job);
-	am_jobs_wait(m->e->jobs, &m->prefetch_job);
+	am_jobs_cancel(m->e->jobs, &m->spf_job);
+	am_jobs_cancel(m->e->jobs, &m->prefetch_job);
 	for (i = 0; i < m->nprefetch; i++)
 		free(m->prefetch[i]);
 	free(m->prefetch_from);
