@@ -56,10 +56,17 @@ e2e_stop_nsd() {
 e2e_start_silent() {
 	/usr/bin/python3 -c '
 import socket, signal, sys
-u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-u.bind(("127.0.0.1", 0))
-t = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-t.bind(("127.0.0.1", u.getsockname()[1]))
+# A free UDP port whose TCP twin is free too (another test may hold it).
+for _ in range(100):
+    u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    u.bind(("127.0.0.1", 0))
+    t = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    try:
+        t.bind(("127.0.0.1", u.getsockname()[1]))
+        break
+    except OSError:
+        u.close()
+        t.close()
 t.listen(1)
 open(sys.argv[1] + ".tmp", "w").write("%d\n" % u.getsockname()[1])
 __import__("os").rename(sys.argv[1] + ".tmp", sys.argv[1])

@@ -80,7 +80,10 @@ nsd_start() {
 			if ! kill -0 "$pid" 2>/dev/null; then
 				break
 			fi
-			if _nsd_answers "$port" "$zone"; then
+			# The answer must come from our nsd, not from another
+			# test's on the same port: ours must still run and bind.
+			if _nsd_answers "$port" "$zone" && kill -0 "$pid" 2>/dev/null &&
+			    ! grep -q -i 'address already in use\|can.t bind' "$dir/nsd.log"; then
 				echo "$port"
 				return 0
 			fi
