@@ -125,45 +125,6 @@ am_arc_instance(enum am_arc_kind kind, const char *value, size_t len,
 
 /* ---- AMS and AS ---- */
 
-/* h=: colon separated names; empty ones (h= itself empty, "a::b") name
- * nothing, as the ARC test suite expects; ARC-Seal must not be named. */
-static int
-parse_h(struct am_dkim_sigparams *sp, const struct am_dkim_tag *t,
-    struct am_buf *why)
-{
-	const char *p = t->val, *end = t->val + t->vlen, *e, *a, *z;
-
-	if ((sp->h = calloc(AM_DKIM_H_MAX, sizeof(*sp->h))) == NULL)
-		return -1;
-	while (p <= end) {
-		if ((e = memchr(p, ':', (size_t)(end - p))) == NULL)
-			e = end;
-		for (a = p; a < e && is_fws((unsigned char)*a); a++)
-			;
-		for (z = e; z > a && is_fws((unsigned char)z[-1]); z--)
-			;
-		p = e + 1;
-		if (a == z)
-			continue;	/* h= empty, or "a::b": names nothing */
-		if (memchr(a, ' ', (size_t)(z - a)) != NULL ||
-		    memchr(a, '\t', (size_t)(z - a)) != NULL) {
-			am_buf_setf(why, "bad field name in h=");
-			return -1;
-		}
-		if (z - a == 8 && strncasecmp(a, "arc-seal", 8) == 0) {
-			am_buf_setf(why, "h= names ARC-Seal");
-			return -1;
-		}
-		if (sp->nh >= AM_DKIM_H_MAX) {
-			am_buf_setf(why, "more than %d names in h=",
-			    AM_DKIM_H_MAX);
-			return -1;
-		}
-		if ((sp->h[sp->nh++] = am_dkim_dupn(a, (size_t)(z - a), 0)) == NULL)
-			return -1;
-	}
-	return 0;
-}
 
 static int
 parse_b64(const struct am_dkim_tag *t, unsigned char *out, size_t max,
@@ -265,7 +226,7 @@ parse_ams(struct am_dkim_sigparams *sp, const struct am_dkim_tag *tg,
 	if ((t = am_dkim_tag_find(tg, n, "c")) != NULL &&
 	    am_dkim_tag_canon(sp, t, why) != 0)
 		return -1;
-	if (parse_h(sp, am_dkim_tag_find(tg, n, "h"), why) != 0)
+	if (am_dkim_tag_h(sp, am_dkim_tag_find(tg, n, "h"), 1, why) != 0)
 		return -1;
 	if ((t = am_dkim_tag_find(tg, n, "l")) != NULL) {
 		if (am_dkim_tag_num(t, &sp->l) != 0) {

@@ -195,6 +195,10 @@ int am_dkim_tag_alg(struct am_dkim_sigparams *sp, const struct am_dkim_tag *t,
     struct am_buf *why);
 int am_dkim_tag_canon(struct am_dkim_sigparams *sp,
     const struct am_dkim_tag *t, struct am_buf *why);
+/* h= into sp->h/nh; arc nonzero: the AMS rules of RFC 8617 s.4.1.2 (empty
+ * names allowed, no ARC-Seal, From not required). 0 or -1 with why. */
+int am_dkim_tag_h(struct am_dkim_sigparams *sp, const struct am_dkim_tag *t,
+    int arc, struct am_buf *why);
 
 /*
  * Parse a DKIM-Signature value (raw, after the colon) into sp, which is

@@ -123,27 +123,38 @@ am_dkim_tag_canon(struct am_dkim_sigparams *sp, const struct am_dkim_tag *t,
 	return 0;
 }
 
-/* h=: colon separated field names with FWS around them. */
-static int
-parse_h(struct am_dkim_sigparams *sp, const struct am_dkim_tag *t,
-    struct am_buf *why)
+/*
+ * h=: colon separated field names with FWS around them (RFC 6376 s.3.5).
+ * DKIM (arc 0): no empty name, From must be named. ARC's AMS (arc 1,
+ * RFC 8617 s.4.1.2): empty names name nothing (the ARC test suite expects
+ * that), and ARC-Seal must not be named.
+ */
+int
+am_dkim_tag_h(struct am_dkim_sigparams *sp, const struct am_dkim_tag *t,
+    int arc, struct am_buf *why)
 {
 	const char *p = t->val, *end = t->val + t->vlen, *e, *a, *z;
 	int from = 0;
 
 	if ((sp->h = calloc(AM_DKIM_H_MAX, sizeof(*sp->h))) == NULL)
 		return -1;
-	for (;;) {
-		e = memchr(p, ':', (size_t)(end - p));
-		if (e == NULL)
+	while (p <= end) {
+		if ((e = memchr(p, ':', (size_t)(end - p))) == NULL)
 			e = end;
 		for (a = p; a < e && strchr(" \t\r\n", *a); a++)
 			;
 		for (z = e; z > a && strchr(" \t\r\n", z[-1]); z--)
 			;
+		p = e + 1;
+		if (a == z && arc)
+			continue;
 		if (a == z || memchr(a, ' ', (size_t)(z - a)) != NULL ||
 		    memchr(a, '\t', (size_t)(z - a)) != NULL) {
 			am_buf_setf(why, "bad field name in h=");
+			return -1;
+		}
+		if (arc && z - a == 8 && strncasecmp(a, "arc-seal", 8) == 0) {
+			am_buf_setf(why, "h= names ARC-Seal");
 			return -1;
 		}
 		if (sp->nh >= AM_DKIM_H_MAX) {
@@ -155,11 +166,8 @@ parse_h(struct am_dkim_sigparams *sp, const struct am_dkim_tag *t,
 			return -1;
 		if (z - a == 4 && strncasecmp(a, "from", 4) == 0)
 			from = 1;
-		if (e == end)
-			break;
-		p = e + 1;
 	}
-	if (!from) {
+	if (!from && !arc) {
 		am_buf_setf(why, "From field not signed");
 		return -1;
 	}
@@ -360,7 +368,7 @@ am_dkim_sig_parse(const char *value, size_t len, struct am_dkim_sigparams *sp,
 	if (parse_b(sp, am_dkim_tag_find(tg, n, "b"),
 	    am_dkim_tag_find(tg, n, "bh"), why) != 0)
 		return -1;
-	if (parse_h(sp, am_dkim_tag_find(tg, n, "h"), why) != 0)
+	if (am_dkim_tag_h(sp, am_dkim_tag_find(tg, n, "h"), 0, why) != 0)
 		return -1;
 	if ((t = am_dkim_tag_find(tg, n, "c")) != NULL &&
 	    am_dkim_tag_canon(sp, t, why) != 0)
