@@ -97,6 +97,8 @@ struct am_dkim_sig {
 	const char *reason;       /* short text, "" on pass */
 	int uses_l;               /* the signature has l= */
 	unsigned key_bits;        /* key size when a key was loaded, else 0 */
+	int unverified;           /* not verified: past DKIMMaxSignatures
+	                             (result policy, "too many signatures") */
 };
 
 struct am_dkim;
@@ -107,6 +109,13 @@ struct am_dkim *am_dkim_new(const struct am_dkim_conf *conf,
     struct am_dns *dns);
 /* Free everything; returns NULL. NULL is a no-op. */
 struct am_dkim *am_dkim_free(struct am_dkim *d);
+/*
+ * Verify first, when there are more signatures than max_signatures, those
+ * whose d= could align with domain (the From domain): equal to it or
+ * sharing its last two labels. Call before am_dkim_headers(); domain is
+ * copied. Without it signatures are taken in header order.
+ */
+void am_dkim_prefer(struct am_dkim *d, const char *domain);
 /* Parse the DKIM-Signature fields of hdrs (borrowed until finish). Call
  * once, after the last header. */
 void am_dkim_headers(struct am_dkim *d, const struct am_hdrs *hdrs);

@@ -170,12 +170,17 @@ am_msg_new(struct am_engine *e, const struct am_envelope *env)
 	if (am_msg_arc_new(m) != 0)
 		return am_msg_free(m);
 	am_buf_init(&m->override_note, 256);
-	am_buf_init(&m->v.log, 2048);
+	am_buf_init(&m->seal_note, 256);
+	am_buf_init(&m->v.log, AM_MSG_LOG_MAX);
 	am_spf_response_init(&m->v.spf_mailfrom);
 	am_spf_response_init(&m->v.spf_helo);
 	am_dmarc_response_init(&m->dmarc);
 	am_policy_out_init(&m->pol);
 	m->v.authserv_id = m->authserv_id;
+	m->v.queue_id = m->queue_id;
+	m->v.client_ip = m->client_ip;
+	m->v.helo = m->helo;
+	m->v.mail_from = m->mail_from;
 	/*
 	 * SPF needs only the envelope: start it now, so that its lookups
 	 * overlap the DATA phase -- unless its record is cached, when handing
@@ -188,17 +193,32 @@ am_msg_new(struct am_engine *e, const struct am_envelope *env)
 	return m;
 }
 
-/* 1 when id is our authserv-id or one of the configured aliases. */
+/* 1 when domain names a and b are the same: ASCII case and one trailing
+ * dot ignored. */
+static int
+same_name(const char *a, const char *b)
+{
+	size_t na = strlen(a), nb = strlen(b);
+
+	if (na > 0 && a[na - 1] == '.')
+		na--;
+	if (nb > 0 && b[nb - 1] == '.')
+		nb--;
+	return na == nb && strncasecmp(a, b, na) == 0;
+}
+
+/* 1 when id is our authserv-id or one of the configured aliases, compared
+ * as domain names (a forger's "mx.example." is ours too). */
 static int
 is_our_id(const struct am_msg *m, const char *id)
 {
 	const struct am_strlist *al = &m->e->conf->authserv_aliases;
 	size_t i;
 
-	if (strcasecmp(id, m->authserv_id) == 0)
+	if (same_name(id, m->authserv_id))
 		return 1;
 	for (i = 0; i < al->n; i++)
-		if (strcasecmp(id, al->v[i]) == 0)
+		if (same_name(id, al->v[i]))
 			return 1;
 	return 0;
 }
@@ -229,8 +249,20 @@ am_msg_header(struct am_msg *m, const char *name, const char *value, size_t vlen
 			note_authres(m, tmp);
 		free(tmp);
 	}
-	if (am_hdrs_add(&m->hdrs, name, value, vlen) != AM_HDR_OK)
-		m->hdr_overflow = 1;
+	switch (am_hdrs_add(&m->hdrs, name, value, vlen)) {
+	case AM_HDR_OK:
+		return;
+	case AM_HDR_TOO_MANY:
+		m->v.limit_exceeded = "MaxHeaders";
+		break;
+	case AM_HDR_TOO_BIG:
+		m->v.limit_exceeded = "MaxHeaderBytes";
+		break;
+	case AM_HDR_NOMEM:
+		m->v.limit_exceeded = "out of memory";
+		break;
+	}
+	m->hdr_overflow = 1;
 }
 
 /* The prefetch job: key and policy records into the shared cache. */
@@ -314,8 +346,15 @@ am_msg_end_headers(struct am_msg *m)
 		return;
 	m->headers_done = 1;
 	/* Over the header caps the signed fields may be missing: no verdict. */
-	if (m->dkim != NULL && !m->hdr_overflow)
+	if (m->dkim != NULL && !m->hdr_overflow) {
+		if (m->e->conf->dmarc_mode != AM_DMARCMODE_OFF) {
+			am_msg_parse_from(m);
+			if (m->from.status == AM_FROM_ONE ||
+			    m->from.status == AM_FROM_MULTI_SAME)
+				am_dkim_prefer(m->dkim, m->from.domain[0]);
+		}
 		am_dkim_headers(m->dkim, &m->hdrs);
+	}
 	if (m->arc != NULL && !m->hdr_overflow)
 		am_arc_headers(m->arc, &m->hdrs);
 	start_prefetch(m);
@@ -345,6 +384,10 @@ skip_reason(const struct am_msg *m)
 	return NULL;
 }
 
+/*
+ * Checks, overrides, decision: one verdict record; then the header and the
+ * log line are written from it.
+ */
 const struct am_verdict *
 am_msg_finish(struct am_msg *m)
 {
@@ -352,28 +395,20 @@ am_msg_finish(struct am_msg *m)
 		return &m->v;
 	m->finished = 1;
 	m->v.action = AM_ACTION_ACCEPT;
-	if (m->v.skip_reason != NULL) {
-		m->v.judged = 0;
-		am_buf_printf(&m->v.log, "not judged (%s) client=%s",
-		    m->v.skip_reason, m->client_ip != NULL ? m->client_ip : "unknown");
-	} else {
-		m->v.judged = 1;
-		am_buf_printf(&m->v.log, "client=%s",
-		    m->client_ip != NULL ? m->client_ip : "unknown");
-		am_authres_begin(&m->ar, m->authserv_id);
+	m->v.policy_reason = "";
+	m->v.override_note = "";
+	m->v.judged = m->v.skip_reason == NULL;
+	if (m->v.judged) {
 		am_msg_run_spf(m);
 		am_msg_run_dkim(m);
-		if (m->hdr_overflow)
-			m->arc = am_arc_free(m->arc);
 		am_msg_run_arc(m);
 		am_msg_run_dmarc(m);
-		am_msg_run_policy(m);
-		m->v.authres = am_authres_end(&m->ar);
+		am_msg_apply_overrides(m);
+		am_msg_decide(m);
+		am_msg_write_authres(m);
 		am_msg_arc_seal(m);
 	}
-	if (m->v.nar_remove > 0)
-		am_buf_printf(&m->v.log, " removed=%zu forged A-R", m->v.nar_remove);
-	am_buf_printf(&m->v.log, " action=%s", am_action_name(m->v.action));
+	am_msg_write_log(m);
 	return &m->v;
 }
 
@@ -403,6 +438,7 @@ am_msg_free(struct am_msg *m)
 	am_arc_free(m->arc);
 	am_arc_sealed_release(&m->sealed);
 	am_buf_release(&m->override_note);
+	am_buf_release(&m->seal_note);
 	if (m->v.authres != NULL)
 		am_authres_release(&m->ar);
 	free(m->v.ar_remove);
