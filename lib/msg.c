@@ -193,6 +193,101 @@ am_msg_new(struct am_engine *e, const struct am_envelope *env)
 	return m;
 }
 
+/* An early job: a key record, or a DMARC record and the tree walk. */
+static void
+early_job(void *arg)
+{
+	struct am_early *x = arg;
+	struct am_dns *dns = x->m->e->dns;
+	struct am_dns_answer *a = NULL;
+	char name[sizeof(x->name) + 8], org[AM_DNS_NAME_MAX + 1];
+	struct am_buf why = AM_BUF_INIT(512);
+	unsigned q = 0;
+
+	if (!x->dmarc) {
+		(void)am_dns_query(dns, x->name, AM_DNS_T_TXT, &a, NULL);
+		am_dns_answer_free(a);
+		return;
+	}
+	snprintf(name, sizeof(name), "_dmarc.%s", x->name);
+	(void)am_dns_query(dns, name, AM_DNS_T_TXT, &a, NULL);
+	am_dns_answer_free(a);
+	/* The organizational domain's record: the RFC 9989 tree walk itself. */
+	(void)am_dmarc_org_domain(&x->m->e->dmarc, dns, x->name, org, &q, &why);
+	am_buf_release(&why);
+}
+
+/* Start an early lookup of name (a TXT name, or a From domain). */
+static void
+start_early(struct am_msg *m, const char *name, int dmarc)
+{
+	struct am_early *x;
+	char q[AM_DNS_NAME_MAX + 16];
+
+	if (m->nearly == PREFETCH_MAX || strlen(name) > AM_DNS_NAME_MAX)
+		return;
+	snprintf(q, sizeof(q), "%s%s", dmarc ? "_dmarc." : "", name);
+	if (am_dns_cached(m->e->dns, q, AM_DNS_T_TXT))
+		return;
+	x = &m->early[m->nearly++];
+	x->m = m;
+	x->dmarc = dmarc;
+	memcpy(x->name, name, strlen(name) + 1);
+	am_jobs_submit(m->e->jobs, &x->job, early_job, x);
+}
+
+/* 1 when early lookups are worth starting for this message. */
+static int
+early_wanted(const struct am_msg *m)
+{
+	/* without a cache, an early answer would be lost */
+	return m->e->conf->dns_cache_size > 0 && m->v.skip_reason == NULL &&
+	    !m->hdr_overflow;
+}
+
+/* A DKIM-Signature has arrived: start its key lookup (one slot is kept
+ * for the From domain). */
+static void
+early_dkim(struct am_msg *m, const char *value, size_t vlen)
+{
+	struct am_dkim_sigparams sp;
+	struct am_buf why = AM_BUF_INIT(256);
+	char name[AM_DNS_NAME_MAX + 16];
+
+	if (m->dkim == NULL || m->nearly + 1 >= PREFETCH_MAX)
+		return;
+	memset(&sp, 0, sizeof(sp));
+	if (am_dkim_sig_parse(value, vlen, &sp, &why) == 0 && sp.selector != NULL &&
+	    sp.domain != NULL && snprintf(name, sizeof(name), "%s._domainkey.%s",
+	    sp.selector, sp.domain) < (int)sizeof(name))
+		start_early(m, name, 0);
+	am_dkim_sig_release(&sp);
+	am_buf_release(&why);
+}
+
+/* The first From field has arrived: start its DMARC discovery. */
+static void
+early_from(struct am_msg *m, const char *value, size_t vlen)
+{
+	struct am_from f;
+
+	if (m->early_from || m->e->conf->dmarc_mode == AM_DMARCMODE_OFF)
+		return;
+	m->early_from = 1;
+	if (am_from_parse(value, vlen, &f, NULL) == AM_FROM_ONE ||
+	    f.status == AM_FROM_MULTI_SAME)
+		start_early(m, f.domain[0], 1);
+}
+
+void
+am_msg_wait_early(struct am_msg *m)
+{
+	size_t i;
+
+	for (i = 0; i < m->nearly; i++)
+		am_jobs_wait(m->e->jobs, &m->early[i].job);
+}
+
 /* 1 when domain names a and b are the same: ASCII case and one trailing
  * dot ignored. */
 static int
@@ -251,6 +346,12 @@ am_msg_header(struct am_msg *m, const char *name, const char *value, size_t vlen
 	}
 	switch (am_hdrs_add(&m->hdrs, name, value, vlen)) {
 	case AM_HDR_OK:
+		if (!early_wanted(m))
+			return;
+		if (strcasecmp(name, "DKIM-Signature") == 0)
+			early_dkim(m, value, vlen);
+		else if (strcasecmp(name, "From") == 0)
+			early_from(m, value, vlen);
 		return;
 	case AM_HDR_TOO_MANY:
 		m->v.limit_exceeded = "MaxHeaders";
@@ -265,35 +366,7 @@ am_msg_header(struct am_msg *m, const char *name, const char *value, size_t vlen
 	m->hdr_overflow = 1;
 }
 
-/* The prefetch job: key and policy records into the shared cache. */
-static void
-prefetch_job(void *arg)
-{
-	struct am_msg *m = arg;
-	struct am_dns_answer *a;
-	char name[AM_DNS_NAME_MAX + 16], org[AM_DNS_NAME_MAX + 1];
-	struct am_buf why = AM_BUF_INIT(512);
-	unsigned q = 0;
-	size_t i;
-
-	for (i = 0; i < m->nprefetch; i++) {
-		a = NULL;
-		(void)am_dns_query(m->e->dns, m->prefetch[i], AM_DNS_T_TXT, &a, NULL);
-		am_dns_answer_free(a);
-	}
-	if (m->prefetch_from == NULL)
-		return;
-	a = NULL;
-	snprintf(name, sizeof(name), "_dmarc.%s", m->prefetch_from);
-	(void)am_dns_query(m->e->dns, name, AM_DNS_T_TXT, &a, NULL);
-	am_dns_answer_free(a);
-	/* The organizational domain's record: the RFC 9989 tree walk itself. */
-	(void)am_dmarc_org_domain(&m->e->dmarc, m->e->dns, m->prefetch_from,
-	    org, &q, &why);
-	am_buf_release(&why);
-}
-
-/* Parse From once (for DMARC and its prefetch). */
+/* Parse From once (for DMARC). */
 void
 am_msg_parse_from(struct am_msg *m)
 {
@@ -304,39 +377,6 @@ am_msg_parse_from(struct am_msg *m)
 		m->from.status = AM_FROM_BAD;
 	else
 		m->from.status = am_from_parse_hdrs(&m->hdrs, &m->from, &m->from_why);
-}
-
-/* Collect the names to look up early and start the prefetch job. */
-static void
-start_prefetch(struct am_msg *m)
-{
-	const struct am_dkim_sig *sig;
-	char name[AM_DNS_NAME_MAX + 16];
-	size_t i, n;
-
-	if (m->e->conf->dns_cache_size == 0 || m->v.skip_reason != NULL)
-		return;     /* without a cache, an early answer would be lost */
-	n = m->dkim != NULL ? am_dkim_count(m->dkim) : 0;
-	for (i = 0; i < n && m->nprefetch < PREFETCH_MAX &&
-	    i < m->e->conf->dkim_max_signatures; i++) {
-		sig = am_dkim_sig(m->dkim, i);
-		if (sig->selector[0] == '\0' || sig->domain[0] == '\0')
-			continue;
-		snprintf(name, sizeof(name), "%s._domainkey.%s", sig->selector, sig->domain);
-		if (am_dns_cached(m->e->dns, name, AM_DNS_T_TXT))
-			continue;
-		if ((m->prefetch[m->nprefetch] = strdup(name)) != NULL)
-			m->nprefetch++;
-	}
-	if (m->e->conf->dmarc_mode != AM_DMARCMODE_OFF) {
-		am_msg_parse_from(m);
-		snprintf(name, sizeof(name), "_dmarc.%s", m->from.domain[0]);
-		if ((m->from.status == AM_FROM_ONE || m->from.status == AM_FROM_MULTI_SAME) &&
-		    !am_dns_cached(m->e->dns, name, AM_DNS_T_TXT))
-			m->prefetch_from = strdup(m->from.domain[0]);
-	}
-	if (m->nprefetch > 0 || m->prefetch_from != NULL)
-		am_jobs_submit(m->e->jobs, &m->prefetch_job, prefetch_job, m);
 }
 
 void
@@ -357,7 +397,6 @@ am_msg_end_headers(struct am_msg *m)
 	}
 	if (m->arc != NULL && !m->hdr_overflow)
 		am_arc_headers(m->arc, &m->hdrs);
-	start_prefetch(m);
 }
 
 void
@@ -421,10 +460,8 @@ am_msg_free(struct am_msg *m)
 		return NULL;
 	/* A job may still be using the message (an aborted transaction). */
 	am_jobs_cancel(m->e->jobs, &m->spf_job);
-	am_jobs_cancel(m->e->jobs, &m->prefetch_job);
-	for (i = 0; i < m->nprefetch; i++)
-		free(m->prefetch[i]);
-	free(m->prefetch_from);
+	for (i = 0; i < m->nearly; i++)
+		am_jobs_cancel(m->e->jobs, &m->early[i].job);
 	am_buf_release(&m->from_why);
 	free(m->queue_id);
 	free(m->client_ip);

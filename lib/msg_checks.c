@@ -75,7 +75,7 @@ am_msg_run_dkim(struct am_msg *m)
 		return;
 	if (!m->headers_done)
 		am_msg_end_headers(m);
-	am_jobs_wait(m->e->jobs, &m->prefetch_job);
+	am_msg_wait_early(m);
 	am_dkim_finish(m->dkim);
 	m->v.dkim = m->dkim;
 }
@@ -109,7 +109,7 @@ am_msg_run_dmarc(struct am_msg *m)
 	if (m->e->conf->dmarc_mode == AM_DMARCMODE_OFF)
 		return;
 	memset(&in, 0, sizeof(in));
-	am_jobs_wait(m->e->jobs, &m->prefetch_job);
+	am_msg_wait_early(m);
 	am_msg_parse_from(m);
 	if (m->hdr_overflow) {
 		/* The From field may be among the fields not kept. */

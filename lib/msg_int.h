@@ -36,8 +36,21 @@ struct am_engine {
 /* The decision log line's size (the verdict first, DKIM results last). */
 #define AM_MSG_LOG_MAX 2048
 
-/* Names whose records are fetched at end of header, ahead of need. */
+/* Lookups started while the header arrives, ahead of need. */
 #define PREFETCH_MAX 12
+
+/*
+ * One early lookup, started as soon as its field is complete: a DKIM key
+ * (TXT at name, when a DKIM-Signature arrives) or a From domain's DMARC
+ * policy and organizational domain (when the From field arrives). The
+ * answers land in the shared cache, where the checks find them.
+ */
+struct am_early {
+	struct am_job job;
+	struct am_msg *m;
+	int dmarc;                  /* 1: name is a From domain */
+	char name[AM_DNS_NAME_MAX + 16];
+};
 
 /*
  * One message. Threads: the session thread (the MTA connection's thread in
@@ -45,8 +58,8 @@ struct am_engine {
  * a field says otherwise: the SPF job (spf_job, run on a pool thread when
  * spf_async, else on the session thread) writes v.spf_mailfrom, v.spf_helo
  * and v.spf_*_done, and the session thread reads them only after
- * am_jobs_wait(spf_job); the prefetch job only reads prefetch[] and
- * prefetch_from (written before it is submitted) and writes nothing here.
+ * am_jobs_wait(spf_job); an early job (struct am_early) only reads its
+ * own name (written before it is submitted) and writes nothing here.
  * After am_msg_finish() nothing is written but by am_msg_free().
  */
 struct am_msg {
@@ -71,11 +84,11 @@ struct am_msg {
 	int dmarc_done;
 	int from_parsed;
 	struct am_buf from_why;
-	struct am_job spf_job, prefetch_job;
+	struct am_job spf_job;
 	int spf_async;              /* spf_job was handed to the pool */
-	char *prefetch[PREFETCH_MAX];   /* "sel._domainkey.d" TXT names */
-	size_t nprefetch;
-	char *prefetch_from;            /* From domain for DMARC discovery */
+	struct am_early early[PREFETCH_MAX]; /* early[0..nearly) submitted */
+	size_t nearly;
+	int early_from;             /* the first From field was looked at */
 	struct am_policy_out pol;
 	struct am_verdict v;        /* the verdict record */
 };
@@ -83,8 +96,10 @@ struct am_msg {
 /* 1 when SPF is to be evaluated; the job that evaluates it. */
 int am_msg_spf_wanted(const struct am_msg *m);
 void am_msg_spf_job(void *arg);
-/* Parse the From fields once (for DMARC and its prefetch). */
+/* Parse the From fields once (for DMARC). */
 void am_msg_parse_from(struct am_msg *m);
+/* Wait until every early lookup has run (they feed the cache). */
+void am_msg_wait_early(struct am_msg *m);
 
 /*
  * The steps of am_msg_finish(), in order. The checks (msg_checks.c,

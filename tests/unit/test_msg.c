@@ -15,6 +15,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <cmocka.h>
+#include <pthread.h>
+#include <time.h>
 
 #include "authres.h"
 #include "msg.h"
@@ -253,11 +255,101 @@ test_msg_cases(void **state)
 	assert_int_equal(failed, 0);
 }
 
+/* ---- early lookups: started when their field arrives ---- */
+
+/* A back end over the zone that records the names asked, for a waiter. */
+struct watch {
+	struct am_dns *inner;
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	char seen[2048];
+};
+
+static enum am_dns_status
+watch_query(void *state, const char *name, int type,
+    struct am_dns_answer **ans, struct am_buf *why)
+{
+	struct watch *w = state;
+	size_t l;
+
+	pthread_mutex_lock(&w->mu);
+	l = strlen(w->seen);
+	snprintf(w->seen + l, sizeof(w->seen) - l, " %s", name);
+	pthread_cond_broadcast(&w->cv);
+	pthread_mutex_unlock(&w->mu);
+	return am_dns_query(w->inner, name, type, ans, why);
+}
+
+static const struct am_dns_backend watch_be = { .name = "watch",
+	.query = watch_query };
+
+/* Wait (at most 30 s: a hang bound, not a timing check) until name is seen. */
+static int
+watch_wait(struct watch *w, const char *name)
+{
+	struct timespec until;
+	int found;
+
+	clock_gettime(CLOCK_REALTIME, &until);
+	until.tv_sec += 30;
+	pthread_mutex_lock(&w->mu);
+	while (!(found = strstr(w->seen, name) != NULL) &&
+	    pthread_cond_timedwait(&w->cv, &w->mu, &until) == 0)
+		;
+	found = strstr(w->seen, name) != NULL;
+	pthread_mutex_unlock(&w->mu);
+	return found;
+}
+
+/*
+ * The DKIM key is asked for when its DKIM-Signature field has arrived and
+ * the DMARC record when the From field has -- before the end of the header
+ * (issue 12: start lookups as early as the protocol allows).
+ */
+static void
+test_early_lookups(void **state)
+{
+	struct fixture *fx = *state;
+	static struct watch w = { NULL, PTHREAD_MUTEX_INITIALIZER,
+	    PTHREAD_COND_INITIALIZER, "" };
+	static const struct mcase c = { "plain", 10, "accept", NULL,
+	    { NULL, NULL, NULL }, { NULL, NULL }, 0 };
+	struct am_envelope env = { "QID", "192.0.2.1", NULL, "mail.example.net",
+	    "joe@football.example.com", NULL, NULL, NULL };
+	struct am_config *conf = conf_for(&c);
+	struct am_buf why = AM_BUF_INIT(256);
+	struct am_dns *dns;
+	struct am_engine *e;
+	struct am_msg *m;
+	const char *from = " Joe SixPack <joe@football.example.com>";
+	const char *sig = " v=1; a=ed25519-sha256; d=football.example.com; "
+	    "s=brisbane; h=from; bh=AAAA; b=AAAA";
+
+	w.inner = fx->dns;
+	dns = am_dns_new(&watch_be, &w);
+	assert_int_equal(am_config_set(conf, "LookupThreads", "2", "test", 5,
+	    &why), 0);
+	e = am_engine_new(conf, dns, &why);
+	assert_non_null(e);
+	m = am_msg_new(e, &env);
+	assert_non_null(m);
+	am_msg_header(m, "DKIM-Signature", sig, strlen(sig));
+	assert_true(watch_wait(&w, "brisbane._domainkey.football.example.com"));
+	am_msg_header(m, "From", from, strlen(from));
+	assert_true(watch_wait(&w, "_dmarc.football.example.com"));
+	am_msg_free(m);
+	am_engine_free(e);
+	am_dns_free(dns);	/* no close: the zone stays the fixture's */
+	am_config_free(conf);
+	am_buf_release(&why);
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_msg_cases),
+		cmocka_unit_test(test_early_lookups),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);
