@@ -12,8 +12,10 @@
  * Format: tags in alphabetical order, "; " between them, no trailing ';'
  * (the "standardized" form of the ARC test suite, so its expected b=
  * values can be reproduced); lines folded before 78 columns at tag
- * boundaries, with "\n\t" as libmilter expects (relaxed canonicalization
- * makes those folds invisible to the signatures); b= is not folded.
+ * boundaries; b= is not folded. The values are built and signed with CRLF
+ * folds, as a receiver sees them (relaxed canonicalization removes CRLF,
+ * and only CRLF, RFC 6376 s.3.4.2), and handed out with "\n" folds, as
+ * libmilter expects (the MTA writes them as CRLF).
  *
  * AMS (s.4.1.2): c=relaxed/relaxed, hashed over the message's header with
  * our AAR on top (a receiver sees it there). AS (s.5.1.1): the sets
@@ -200,7 +202,7 @@ add_tag(struct tagline *t, const char *name, const char *val)
 
 	if (t->out->len > 0) {
 		if (t->col + 2 + w > FOLD_COL) {
-			am_buf_adds(t->out, ";\n ");
+			am_buf_adds(t->out, ";\r\n ");
 			t->col = 1;
 		} else {
 			am_buf_adds(t->out, "; ");
@@ -224,7 +226,7 @@ add_b(struct tagline *t, const char *b64)
 	size_t n = strlen(b64);
 
 	if (t->col + 4 + n > FOLD_COL) {
-		am_buf_adds(t->out, ";\n\tb=");
+		am_buf_adds(t->out, ";\r\n\tb=");
 		t->col = 10;
 	} else {
 		am_buf_adds(t->out, "; b=");
@@ -249,10 +251,12 @@ build_aar(const struct am_arc_seal_params *p, unsigned inst,
 			continue;
 		if (!strchr(r, '\n') && r[i] == ' ' && i > 0 &&
 		    r[i - 1] == ';' && col > FOLD_COL - 16) {
-			am_buf_adds(out, "\n\t");
+			am_buf_adds(out, "\r\n\t");
 			col = 8;
 			continue;
 		}
+		if (r[i] == '\n')
+			am_buf_addc(out, '\r');
 		am_buf_addc(out, r[i]);
 		col = r[i] == '\n' ? 0 : col + 1;
 	}
@@ -496,6 +500,21 @@ params_ok(const struct am_arc_seal_params *p, struct am_buf *why)
 	return 0;
 }
 
+/* The value v (CRLF folds, no other CR) with "\n" folds, in place. */
+static char *
+lf_folds(char *v)
+{
+	char *o = v, *p = v;
+
+	if (v == NULL)
+		return NULL;
+	for (; *p != '\0'; p++)
+		if (*p != '\r')
+			*o++ = *p;
+	*o = '\0';
+	return v;
+}
+
 enum am_arc_seal_status
 am_arc_seal(const struct am_arc *a, const struct am_arc_seal_params *p,
     struct am_arc_sealed *out, struct am_buf *why)
@@ -532,9 +551,9 @@ am_arc_seal(const struct am_arc *a, const struct am_arc_seal_params *p,
 	if (st == AM_ARC_SEALED) {
 		out->instance = s.inst;
 		out->cv = s.cv;
-		out->aar = am_buf_steal(&s.aar);
-		out->ams = am_buf_steal(&s.ams);
-		out->as = am_buf_steal(&s.as);
+		out->aar = lf_folds(am_buf_steal(&s.aar));
+		out->ams = lf_folds(am_buf_steal(&s.ams));
+		out->as = lf_folds(am_buf_steal(&s.as));
 	}
 	am_buf_release(&s.aar);
 	am_buf_release(&s.ams);
