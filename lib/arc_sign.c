@@ -19,8 +19,10 @@
  *
  * AMS (s.4.1.2): c=relaxed/relaxed, hashed over the message's header with
  * our AAR on top (a receiver sees it there). AS (s.5.1.1): the sets
- * 1..N and ours; when the chain failed, ours only (cv=fail ends the
- * chain; dkimpy and the test suite do the same). Signatures: RSA PKCS#1
+ * 1..N and ours; when the chain failed, ours only (s.5.1.2; cv=fail ends
+ * the chain; dkimpy and the test suite do the same). No set at all when
+ * the newest AS already says cv=fail (s.5.1 step 1); an older cv=fail
+ * under a later cv=pass gets our cv=fail seal (arc.h). Signatures: RSA PKCS#1
  * v1.5 over the SHA-256 digest (deterministic), or Ed25519 over the 32
  * digest bytes (RFC 8463 s.3).
  */
@@ -468,13 +470,17 @@ static enum am_arc_seal_status
 seal_plan(const struct am_arc *a, struct seal *s, struct am_buf *why)
 {
 	const struct am_arc_result *res = am_arc_result(a);
+	unsigned i;
 
 	if (res->cv == AM_ARC_TEMPERROR) {
 		am_buf_setf(why, "chain verdict is temperror: not sealing");
 		return AM_ARC_NOSEAL;
 	}
-	if (am_arc_cv_fail_seen(a)) {
-		am_buf_setf(why, "the chain already carries cv=fail");
+	/* s.5.1 step 1: only the most recent AS saying fail ends sealing.
+	 * An older cv=fail under a later cv=pass makes the chain fail
+	 * (s.5.2 step 3), and we seal that: cv=fail over our set only. */
+	if ((i = am_arc_newest_cv_fail(a)) != 0) {
+		am_buf_setf(why, "the newest ARC-Seal (i=%u) says cv=fail", i);
 		return AM_ARC_NOSEAL;
 	}
 	if (res->count >= AM_ARC_MAX_INSTANCES) {
