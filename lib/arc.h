@@ -65,7 +65,7 @@
 #include <time.h>
 
 #include "buf.h"
-#include "dkim.h"
+#include "dkim_int.h"
 #include "dns.h"
 #include "hdr.h"
 

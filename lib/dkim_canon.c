@@ -32,7 +32,7 @@
 #include <emmintrin.h>
 #endif
 
-#include "dkim.h"
+#include "dkim_int.h"
 
 struct am_dkim_bh {
 	enum am_dkim_canon c;

@@ -18,7 +18,7 @@
 
 #include <openssl/evp.h>
 
-#include "dkim.h"
+#include "dkim_int.h"
 
 struct hdr_case {
 	const char *name;
