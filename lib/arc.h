@@ -36,8 +36,10 @@
  *     the newest, step 3 for every other: cv= is none at i=1, pass above);
  *   - AMS and AS use the DKIM algorithms of RFC 8301/8463: rsa-sha256 and
  *     ed25519-sha256; rsa-sha1 and RSA keys under min_key_bits fail;
- *   - the AMS has DKIM-Signature semantics (s.4.1.2): c= defaults to
- *     simple/simple, h= may be empty but must not name ARC-Seal;
+ *   - the AMS has DKIM-Signature semantics (s.4.1.2) and is read by the
+ *     DKIM-Signature parser (am_dkim_sig_parse_kind(), lib/dkim_sig.c):
+ *     c= defaults to simple/simple, q= and x= after t= are checked as
+ *     DKIM's, v= is ignored, h= may be empty but must not name ARC-Seal;
  *   - a key lookup that fails for now (DNS) gives AM_ARC_TEMPERROR, never
  *     fail (DESIGN.md); a missing key is fail;
  *   - AAR "i=N;" must come first (s.4.1.1: arc-info = instance ";" ...);

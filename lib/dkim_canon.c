@@ -8,7 +8,9 @@
  * unfolds (removes each CRLF of the value, and only CRLF: a bare CR or LF,
  * as in a line ending CR CR LF, stays as an octet of the value, as s.3.4.2
  * says), turns each WSP run into one SP and trims WSP (only SP and HTAB)
- * from both ends of the value. "simple" changes nothing.
+ * from both ends of the value. "simple" changes nothing. (dkimpy trims a
+ * bare CR at the very end of a value too, Python's bytes.strip(); the RFC
+ * trims WSP only, and so do we.)
  *
  * Body (s.3.4.3, s.3.4.4 with erratum 3192): struct am_dkim_bh hashes the
  * canonical body as chunks arrive, in constant memory. Line ends are CRLF;
