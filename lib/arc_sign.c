@@ -12,13 +12,17 @@
  * Format: tags in alphabetical order, "; " between them, no trailing ';'
  * (the "standardized" form of the ARC test suite, so its expected b=
  * values can be reproduced); lines folded before 78 columns at tag
- * boundaries, with "\n\t" as libmilter expects (relaxed canonicalization
- * makes those folds invisible to the signatures); b= is not folded.
+ * boundaries; b= is not folded. The values are built and signed with CRLF
+ * folds, as a receiver sees them (relaxed canonicalization removes CRLF,
+ * and only CRLF, RFC 6376 s.3.4.2), and handed out with "\n" folds, as
+ * libmilter expects (the MTA writes them as CRLF).
  *
  * AMS (s.4.1.2): c=relaxed/relaxed, hashed over the message's header with
  * our AAR on top (a receiver sees it there). AS (s.5.1.1): the sets
- * 1..N and ours; when the chain failed, ours only (cv=fail ends the
- * chain; dkimpy and the test suite do the same). Signatures: RSA PKCS#1
+ * 1..N and ours; when the chain failed, ours only (s.5.1.2; cv=fail ends
+ * the chain; dkimpy and the test suite do the same). No set at all when
+ * the newest AS already says cv=fail (s.5.1 step 1); an older cv=fail
+ * under a later cv=pass gets our cv=fail seal (arc.h). Signatures: RSA PKCS#1
  * v1.5 over the SHA-256 digest (deterministic), or Ed25519 over the 32
  * digest bytes (RFC 8463 s.3).
  */
@@ -200,7 +204,7 @@ add_tag(struct tagline *t, const char *name, const char *val)
 
 	if (t->out->len > 0) {
 		if (t->col + 2 + w > FOLD_COL) {
-			am_buf_adds(t->out, ";\n ");
+			am_buf_adds(t->out, ";\r\n ");
 			t->col = 1;
 		} else {
 			am_buf_adds(t->out, "; ");
@@ -224,7 +228,7 @@ add_b(struct tagline *t, const char *b64)
 	size_t n = strlen(b64);
 
 	if (t->col + 4 + n > FOLD_COL) {
-		am_buf_adds(t->out, ";\n\tb=");
+		am_buf_adds(t->out, ";\r\n\tb=");
 		t->col = 10;
 	} else {
 		am_buf_adds(t->out, "; b=");
@@ -249,10 +253,12 @@ build_aar(const struct am_arc_seal_params *p, unsigned inst,
 			continue;
 		if (!strchr(r, '\n') && r[i] == ' ' && i > 0 &&
 		    r[i - 1] == ';' && col > FOLD_COL - 16) {
-			am_buf_adds(out, "\n\t");
+			am_buf_adds(out, "\r\n\t");
 			col = 8;
 			continue;
 		}
+		if (r[i] == '\n')
+			am_buf_addc(out, '\r');
 		am_buf_addc(out, r[i]);
 		col = r[i] == '\n' ? 0 : col + 1;
 	}
@@ -464,13 +470,17 @@ static enum am_arc_seal_status
 seal_plan(const struct am_arc *a, struct seal *s, struct am_buf *why)
 {
 	const struct am_arc_result *res = am_arc_result(a);
+	unsigned i;
 
 	if (res->cv == AM_ARC_TEMPERROR) {
 		am_buf_setf(why, "chain verdict is temperror: not sealing");
 		return AM_ARC_NOSEAL;
 	}
-	if (am_arc_cv_fail_seen(a)) {
-		am_buf_setf(why, "the chain already carries cv=fail");
+	/* s.5.1 step 1: only the most recent AS saying fail ends sealing.
+	 * An older cv=fail under a later cv=pass makes the chain fail
+	 * (s.5.2 step 3), and we seal that: cv=fail over our set only. */
+	if ((i = am_arc_newest_cv_fail(a)) != 0) {
+		am_buf_setf(why, "the newest ARC-Seal (i=%u) says cv=fail", i);
 		return AM_ARC_NOSEAL;
 	}
 	if (res->count >= AM_ARC_MAX_INSTANCES) {
@@ -494,6 +504,21 @@ params_ok(const struct am_arc_seal_params *p, struct am_buf *why)
 		return -1;
 	}
 	return 0;
+}
+
+/* The value v (CRLF folds, no other CR) with "\n" folds, in place. */
+static char *
+lf_folds(char *v)
+{
+	char *o = v, *p = v;
+
+	if (v == NULL)
+		return NULL;
+	for (; *p != '\0'; p++)
+		if (*p != '\r')
+			*o++ = *p;
+	*o = '\0';
+	return v;
 }
 
 enum am_arc_seal_status
@@ -532,9 +557,9 @@ am_arc_seal(const struct am_arc *a, const struct am_arc_seal_params *p,
 	if (st == AM_ARC_SEALED) {
 		out->instance = s.inst;
 		out->cv = s.cv;
-		out->aar = am_buf_steal(&s.aar);
-		out->ams = am_buf_steal(&s.ams);
-		out->as = am_buf_steal(&s.as);
+		out->aar = lf_folds(am_buf_steal(&s.aar));
+		out->ams = lf_folds(am_buf_steal(&s.ams));
+		out->as = lf_folds(am_buf_steal(&s.as));
 	}
 	am_buf_release(&s.aar);
 	am_buf_release(&s.ams);

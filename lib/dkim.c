@@ -1,16 +1,18 @@
 /* SPDX-License-Identifier: BSD-2-Clause */
 /*
- * dkim: the per-message DKIM verifier (RFC 6376 s.6) and the two steps that
- * ARC reuses: the header hash (s.3.7, s.5.4.2: fields picked bottom-up,
- * absent ones contribute nothing, the signature field last with its b=
- * value emptied and no CRLF) and the verification of one signature
- * against its key and body hash (s.6.1.2, s.6.1.3, RFC 8301).
+ * dkim: the per-message DKIM verifier (RFC 6376 s.6). The building blocks
+ * it drives are in the other dkim_*.c files (map in dkim_int.h): each
+ * field is parsed by am_dkim_sig_parse() (dkim_sig.c), its body hashed by
+ * am_dkim_bh_*() (dkim_canon.c) and the signature checked by
+ * am_dkim_verify_sig() (dkim_verify.c) with a key from
+ * am_dkim_key_fetch_cached() (dkim_key.c).
  *
  * am_dkim_headers() parses every DKIM-Signature and gives each one that
  * can be verified a body hasher, shared by signatures with the same body
  * canonicalization, hash and l= (so at most max_signatures hashers run);
- * am_dkim_finish() fetches the keys and decides. See dkim.h for the
- * results chosen where the RFCs leave room.
+ * it also applies what needs this verifier's configuration: the clock
+ * (x=) and the signature cap. am_dkim_finish() fetches the keys and
+ * decides. See dkim.h for the results chosen where the RFCs leave room.
  */
 #include <ctype.h>
 #include <stdlib.h>
@@ -19,7 +21,7 @@
 
 #include <openssl/evp.h>
 
-#include "dkim.h"
+#include "dkim_int.h"
 
 struct dsig {
 	struct am_dkim_sig pub;
