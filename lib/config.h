@@ -101,6 +101,8 @@ struct am_config {
 	char *arc_seal_selector;
 	char *arc_seal_key_file;
 	struct am_strlist arc_trusted_sealers;
+	struct am_strlist ignore_recipients;  /* "postmaster@", "@dom", "a@dom" */
+	int forged_headers;                   /* enum am_forged */
 };
 
 /* 1 when the list names the address (if given) or the host name. */
@@ -118,6 +120,17 @@ struct am_conf_opt {
 	const char *const *words;   /* AM_CONF_ENUM: NULL-terminated list */
 	unsigned min, max;          /* AM_CONF_UINT range; DURATION in ms */
 };
+
+/* ForgedHeaders: what happens to A-R fields that claim our id. */
+enum am_forged { AM_FORGED_REMOVE, AM_FORGED_RENAME };
+
+/*
+ * 1 when addr (a recipient, with or without <>) matches an IgnoreRecipients
+ * entry: "postmaster" or "postmaster@" (that local part at any domain),
+ * "@example.com" (every address there) or "abuse@example.com"; ASCII case
+ * ignored.
+ */
+int am_rcpt_ignored(const struct am_strlist *l, const char *addr);
 
 /* The option table, terminated by a row with name NULL. */
 const struct am_conf_opt *am_config_options(void);

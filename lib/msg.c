@@ -119,6 +119,28 @@ bare_address(const char *s)
 
 static const char *skip_reason(const struct am_msg *m);
 
+/* Keep the recipients; note whether every one is in IgnoreRecipients. */
+static int
+copy_rcpts(struct am_msg *m, const struct am_envelope *env)
+{
+	size_t i, n = env->nrcpts < AM_MSG_RCPT_MAX ? env->nrcpts : AM_MSG_RCPT_MAX;
+	int all = n > 0;
+
+	if (n == 0)
+		return 0;
+	if ((m->v.rcpts = calloc(n, sizeof(*m->v.rcpts))) == NULL)
+		return -1;
+	for (i = 0; i < n; i++) {
+		if ((m->v.rcpts[i] = strdup(env->rcpts[i])) == NULL)
+			return -1;
+		m->v.nrcpts++;
+		all &= am_rcpt_ignored(&m->e->conf->ignore_recipients, env->rcpts[i]);
+	}
+	/* recipients past the cap were not looked at: not all ignored */
+	m->v.rcpts_ignored = all && env->nrcpts <= AM_MSG_RCPT_MAX;
+	return 0;
+}
+
 /* 1 when the SPF records SPF will ask for first are in the cache. */
 static int
 spf_cached(const struct am_msg *m)
@@ -158,6 +180,8 @@ am_msg_new(struct am_engine *e, const struct am_envelope *env)
 		return am_msg_free(m);
 	if (m->client_ip != NULL && am_addr_parse(&m->addr, m->client_ip) == 0)
 		m->have_addr = 1;
+	if (copy_rcpts(m, env) != 0)
+		return am_msg_free(m);
 	am_buf_init(&m->from_why, 256);
 	am_hdrs_init(&m->hdrs, e->conf->max_headers, e->conf->max_header_bytes);
 	m->v.skip_reason = skip_reason(m);
@@ -177,6 +201,7 @@ am_msg_new(struct am_engine *e, const struct am_envelope *env)
 	am_dmarc_response_init(&m->dmarc);
 	am_policy_out_init(&m->pol);
 	m->v.authserv_id = m->authserv_id;
+	m->v.ar_rename = e->conf->forged_headers == AM_FORGED_RENAME;
 	m->v.queue_id = m->queue_id;
 	m->v.client_ip = m->client_ip;
 	m->v.helo = m->helo;
@@ -318,12 +343,17 @@ is_our_id(const struct am_msg *m, const char *id)
 	return 0;
 }
 
-/* Remember A-R field number ar_seen for removal when it claims our id. */
+/*
+ * Remember A-R field number ar_seen for removal when it claims our id, with
+ * its value for ForgedHeaders rename while the values kept stay within
+ * MaxHeaderBytes.
+ */
 static void
-note_authres(struct am_msg *m, const char *value)
+note_authres(struct am_msg *m, const char *value, size_t vlen)
 {
 	char id[256];
 	size_t *v;
+	char **vv;
 
 	m->ar_seen++;
 	if (am_authres_id(value, id, sizeof(id)) != 0 || !is_our_id(m, id))
@@ -332,6 +362,14 @@ note_authres(struct am_msg *m, const char *value)
 	if (v == NULL)
 		return;
 	m->v.ar_remove = v;
+	vv = realloc(m->v.ar_remove_value, (m->v.nar_remove + 1) * sizeof(*vv));
+	if (vv == NULL)
+		return;
+	m->v.ar_remove_value = vv;
+	vv[m->v.nar_remove] = NULL;
+	if (m->v.ar_rename && m->ar_kept + vlen <= m->e->conf->max_header_bytes &&
+	    (vv[m->v.nar_remove] = strdup(value)) != NULL)
+		m->ar_kept += vlen;
 	m->v.ar_remove[m->v.nar_remove++] = m->ar_seen;
 }
 
@@ -341,7 +379,7 @@ am_msg_header(struct am_msg *m, const char *name, const char *value, size_t vlen
 	if (strcasecmp(name, "Authentication-Results") == 0) {
 		char *tmp = strndup(value, vlen);
 		if (tmp != NULL)
-			note_authres(m, tmp);
+			note_authres(m, tmp, vlen);
 		free(tmp);
 	}
 	switch (am_hdrs_add(&m->hdrs, name, value, vlen)) {
@@ -478,7 +516,13 @@ am_msg_free(struct am_msg *m)
 	am_buf_release(&m->seal_note);
 	if (m->v.authres != NULL)
 		am_authres_release(&m->ar);
+	for (i = 0; i < m->v.nar_remove && m->v.ar_remove_value != NULL; i++)
+		free(m->v.ar_remove_value[i]);
+	free(m->v.ar_remove_value);
 	free(m->v.ar_remove);
+	for (i = 0; i < m->v.nrcpts; i++)
+		free(m->v.rcpts[i]);
+	free(m->v.rcpts);
 	am_spf_response_release(&m->v.spf_mailfrom);
 	am_spf_response_release(&m->v.spf_helo);
 	am_dmarc_response_release(&m->dmarc);

@@ -45,7 +45,13 @@ struct am_envelope {
 	const char *authserv_id;  /* used when the config has no AuthservID
 	                             (the MTA's j macro); NULL: host name */
 	const char *receiver;     /* our host name for SPF %{r}; may be NULL */
+	const char *const *rcpts; /* RCPT TO addresses (with or without <>);
+	                             the first AM_MSG_RCPT_MAX are kept */
+	size_t nrcpts;
 };
+
+/* Recipients a message keeps (Postfix's smtpd_recipient_limit default). */
+#define AM_MSG_RCPT_MAX 1000
 
 enum am_action {
 	AM_ACTION_ACCEPT,      /* deliver, with our header */
@@ -67,6 +73,9 @@ struct am_verdict {
 	const char *client_ip;      /* NULL when unknown */
 	const char *helo;           /* may be NULL */
 	const char *mail_from;      /* bare address; "" for <> */
+	char **rcpts;               /* RCPT TO addresses as the MTA gave them */
+	size_t nrcpts;              /* kept (at most AM_MSG_RCPT_MAX) */
+	int rcpts_ignored;          /* every recipient is in IgnoreRecipients */
 	int judged;                 /* 0: trusted or authenticated, no checks */
 	const char *skip_reason;    /* why not judged ("trusted network") */
 	const char *limit_exceeded; /* a header cap was hit: which, or NULL */
@@ -98,7 +107,11 @@ struct am_verdict {
 	const char *authserv_id;    /* the id used */
 	size_t *ar_remove;          /* indexes (1-based, among header fields
 	                               named Authentication-Results) to remove */
+	char **ar_remove_value;     /* their values; an entry is NULL when it
+	                               was not kept (over MaxHeaderBytes) */
 	size_t nar_remove;
+	int ar_rename;              /* ForgedHeaders rename: add each removed
+	                               value as X-Original-Authentication-Results */
 	const char *arc_seal;       /* our new ARC set (values, "\n\t" folded) */
 	const char *arc_message_signature; /* to insert at the top in this */
 	const char *arc_authres;    /* order, ARC-Seal first; NULL: none */

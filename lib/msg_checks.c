@@ -157,6 +157,7 @@ policy_in(const struct am_msg *m, struct am_policy_in *in)
 	in->from_status = m->dmarc_done ? m->from.status : AM_FROM_ONE;
 	in->dmarc_done = m->dmarc_done;
 	in->limit_exceeded = m->v.limit_exceeded;
+	in->rcpts_ignored = m->v.rcpts_ignored;
 }
 
 /*
@@ -168,15 +169,19 @@ void
 am_msg_apply_overrides(struct am_msg *m)
 {
 	struct am_policy_in in;
+	const char *note;
 
 	if (!m->dmarc_done)
 		return;
 	policy_in(m, &in);
 	if (am_policy_may_override(&m->dmarc))
 		in.arc_vouched = am_msg_arc_vouches(m, &m->override_note);
-	am_policy_override(&in, &m->dmarc);
+	note = am_policy_override(&in, &m->dmarc);
 	if (m->dmarc.override != AM_DMARC_OVR_MAILING_LIST)
 		am_buf_reset(&m->override_note);
+	/* IgnoreRecipients is said in the header: the mailbox owner sees why */
+	if (strcmp(note, "IgnoreRecipients") == 0)
+		am_buf_setf(&m->override_note, "%s", note);
 	m->v.override_note = am_buf_str(&m->override_note);
 }
 

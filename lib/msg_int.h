@@ -75,6 +75,7 @@ struct am_msg {
 	struct am_buf override_note; /* why DMARC was overridden (ARC) */
 	struct am_buf seal_note;    /* what our ARC seal did, for the log */
 	size_t ar_seen;             /* A-R fields seen so far */
+	size_t ar_kept;             /* bytes of forged A-R values kept */
 	int hdr_overflow;           /* a header cap was hit */
 	int headers_done;
 	int finished;

@@ -58,34 +58,47 @@ am_policy_may_override(const struct am_dmarc_response *d)
 	    AM_DMARC_P_REJECT || d->disposition == AM_DMARC_P_QUARANTINE);
 }
 
-/* The override that applies to a failing message, if any. */
+/* The override that applies to a failing message, if any; *note says
+ * what caused a local_policy one. */
 static enum am_dmarc_override
-override_reason(const struct am_policy_in *in, const struct am_dmarc_response *d)
+override_reason(const struct am_policy_in *in, const struct am_dmarc_response *d,
+    const char **note)
 {
 	const struct am_config *c = in->conf;
 
+	*note = "";
 	if (am_hostlist_match(&c->dmarc_trusted_forwarders, in->client, in->helo))
 		return AM_DMARC_OVR_TRUSTED_FORWARDER;
 	if (in->arc_vouched)
 		return AM_DMARC_OVR_MAILING_LIST;
 	if (am_strlist_has(&c->dmarc_ignore_domains, d->from_domain) ||
 	    (d->org_domain[0] != '\0' &&
-	    am_strlist_has(&c->dmarc_ignore_domains, d->org_domain)))
+	    am_strlist_has(&c->dmarc_ignore_domains, d->org_domain))) {
+		*note = "DMARCIgnoreDomains";
 		return AM_DMARC_OVR_LOCAL_POLICY;
-	if (!c->dmarc_enforce)
+	}
+	if (in->rcpts_ignored) {
+		*note = "IgnoreRecipients";
 		return AM_DMARC_OVR_LOCAL_POLICY;
+	}
+	if (!c->dmarc_enforce) {
+		*note = "monitor mode";
+		return AM_DMARC_OVR_LOCAL_POLICY;
+	}
 	return AM_DMARC_OVR_NONE;
 }
 
-void
+const char *
 am_policy_override(const struct am_policy_in *in, struct am_dmarc_response *d)
 {
 	enum am_dmarc_override ovr;
+	const char *note = "";
 
 	if (!in->dmarc_done || !am_policy_may_override(d))
-		return;
-	if ((ovr = override_reason(in, d)) != AM_DMARC_OVR_NONE)
+		return "";
+	if ((ovr = override_reason(in, d, &note)) != AM_DMARC_OVR_NONE)
 		am_dmarc_override(d, ovr, AM_DMARC_P_NONE);
+	return note;
 }
 
 /* The reason an overridden failure was let through, for the log. */
@@ -94,6 +107,8 @@ override_log(const struct am_policy_in *in, const struct am_dmarc_response *d)
 {
 	if (d->override == AM_DMARC_OVR_LOCAL_POLICY && !in->conf->dmarc_enforce)
 		return "monitor mode (DMARCEnforce no)";
+	if (d->override == AM_DMARC_OVR_LOCAL_POLICY && in->rcpts_ignored)
+		return "local_policy (IgnoreRecipients)";
 	return am_dmarc_override_name(d->override);
 }
 

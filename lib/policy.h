@@ -12,8 +12,13 @@
  *   mailing_list       a trusted ARC sealer vouches for the From domain
  *                      (ARCTrustedSealers, found by the caller);
  *   local_policy       the From (or organizational) domain is in
- *                      DMARCIgnoreDomains, or monitor mode (DMARCEnforce
- *                      no), which reports what was done: none.
+ *                      DMARCIgnoreDomains; or every recipient is in
+ *                      IgnoreRecipients (postmaster@, abuse@: RFC 9989
+ *                      asks that reports of abuse reach them; only when
+ *                      all are, or a spammer would add postmaster to
+ *                      escape the reject for everyone else); or monitor
+ *                      mode (DMARCEnforce no), which reports what was
+ *                      done: none.
  * (The evaluator itself records t=y as policy_test_mode and RFC 7489 pct
  * as sampled_out.)
  *
@@ -53,6 +58,7 @@ struct am_policy_in {
 	int dmarc_done;                /* DMARC was evaluated */
 	const char *limit_exceeded;    /* the header cap hit, or NULL */
 	int arc_vouched;               /* a trusted ARC sealer vouches */
+	int rcpts_ignored;             /* every recipient is ignored */
 };
 
 struct am_policy_out {
@@ -69,8 +75,12 @@ void am_policy_out_release(struct am_policy_out *o);
 /* 1 when dmarc is a failure an override could lower. */
 int am_policy_may_override(const struct am_dmarc_response *dmarc);
 
-/* The override step: records the override (if any) in dmarc. */
-void am_policy_override(const struct am_policy_in *in,
+/*
+ * The override step: records the override (if any) in dmarc; returns a
+ * short note on a local_policy override's cause ("IgnoreRecipients",
+ * "DMARCIgnoreDomains", "monitor mode") or "".
+ */
+const char *am_policy_override(const struct am_policy_in *in,
     struct am_dmarc_response *dmarc);
 
 /* The decision; dmarc is NULL when DMARC was not evaluated. */

@@ -88,7 +88,8 @@ build(const char *name, struct am_buf *b)
 		am_buf_adds(b, "Authentication-Results: MX.Example.Test.; dmarc=pass\r\n"
 		    "Authentication-Results: \"mx.example.test.\"; spf=pass\r\n"
 		    "Authentication-Results: mx.example.test.evil; spf=pass\r\n");
-	am_buf_adds(b, SIGS);
+	if (strncmp(name, "unsigned", 8) != 0)
+		am_buf_adds(b, SIGS);
 	if (strcmp(name, "no From") != 0)
 		am_buf_adds(b, FROM);
 	am_buf_adds(b, HDRS BODY);
@@ -103,41 +104,53 @@ struct mcase {
 	const char *ar_has[3];      /* substrings of the A-R header */
 	const char *log_has[2];     /* substrings of the log line */
 	size_t nremove;
+	const char *rcpts[3];       /* RCPT TO; IgnoreRecipients is postmaster@ */
 };
 
 static const struct mcase mcases[] = {
 	{ "plain", 10, "accept", NULL,
 	  { "dkim=pass header.d=football.example.com", "dmarc=pass", "arc=none" },
-	  { "action=accept dmarc=pass", NULL }, 0 },
+	  { "action=accept dmarc=pass", NULL }, 0, { NULL, NULL, NULL } },
 	/* item 6: DMARC acts on exactly what the header reports */
 	{ "junk16+aligned", 100, "accept", NULL,
 	  { "dkim=pass header.d=football.example.com", "dmarc=pass", NULL },
-	  { "action=accept dmarc=pass", NULL }, 0 },
+	  { "action=accept dmarc=pass", NULL }, 0, { NULL, NULL, NULL } },
 	{ "junk30+aligned", 10, "accept", NULL,
 	  { "dkim=pass header.d=football.example.com", "dmarc=pass",
 	    "dkim=policy (11 more signatures not verified" },
-	  { "action=accept dmarc=pass", NULL }, 0 },
+	  { "action=accept dmarc=pass", NULL }, 0, { NULL, NULL, NULL } },
 	/* item 3: results never dropped from the header or the log */
 	{ "long i=", 10, "accept", NULL,
 	  { "arc=none", "dmarc=pass", "dkim=permerror" },
-	  { "action=accept dmarc=pass", NULL }, 0 },
+	  { "action=accept dmarc=pass", NULL }, 0, { NULL, NULL, NULL } },
 	{ "long selectors", 10, "accept", NULL,
 	  { "arc=none", "dmarc=pass", "dkim=pass header.d=football.example.com" },
-	  { "action=accept dmarc=pass", "dkim+=" }, 0 },
+	  { "action=accept dmarc=pass", "dkim+=" }, 0, { NULL, NULL, NULL } },
 	/* item 5: our own limits, and a missing From */
 	{ "1001 fields", 10, "reject", "552",
 	  { "dmarc=permerror (header limits exceeded: MaxHeaders)",
 	    "dkim=permerror (header limits exceeded)", NULL },
-	  { "action=reject dmarc=permerror", "limit=MaxHeaders" }, 0 },
+	  { "action=reject dmarc=permerror", "limit=MaxHeaders" }, 0, { NULL, NULL, NULL } },
 	{ "1 MB field", 10, "reject", "552",
 	  { "dmarc=permerror (header limits exceeded: MaxHeaderBytes)", NULL, NULL },
-	  { "action=reject", "limit=MaxHeaderBytes" }, 0 },
+	  { "action=reject", "limit=MaxHeaderBytes" }, 0, { NULL, NULL, NULL } },
 	{ "no From", 10, "reject", "550",
 	  { "dmarc=permerror (no From field)", NULL, NULL },
-	  { "action=reject dmarc=permerror", "no single author domain" }, 0 },
+	  { "action=reject dmarc=permerror", "no single author domain" }, 0, { NULL, NULL, NULL } },
 	/* item 7: authserv-ids compared as domain names */
 	{ "forged A-R, trailing dot", 10, "accept", NULL,
-	  { "dmarc=pass", NULL, NULL }, { "removed=2 forged A-R", NULL }, 2 },
+	  { "dmarc=pass", NULL, NULL }, { "removed=2 forged A-R", NULL }, 2, { NULL, NULL, NULL } },
+	/* IgnoreRecipients: only when every recipient is ignored */
+	{ "unsigned", 10, "reject", "550", { "dmarc=fail (p=reject dis=reject;",
+	  NULL, NULL }, { "action=reject dmarc=fail", NULL }, 0,
+	  { "<user@example.net>", NULL, NULL } },
+	{ "unsigned, to postmaster", 10, "accept", NULL,
+	  { "dmarc=fail (p=reject dis=none reason=local_policy IgnoreRecipients;",
+	  NULL, NULL }, { "policy=\"local_policy (IgnoreRecipients)\"", NULL }, 0,
+	  { "<Postmaster@example.net>", "postmaster@other.example", NULL } },
+	{ "unsigned, to postmaster and a user", 10, "reject", "550",
+	  { "dmarc=fail (p=reject dis=reject;", NULL, NULL }, { NULL, NULL }, 0,
+	  { "<postmaster@example.net>", "<user@example.net>", NULL } },
 };
 
 struct fixture {
@@ -187,6 +200,8 @@ conf_for(const struct mcase *c)
 	    &why), 0);
 	assert_int_equal(am_config_set(conf, "LookupThreads", "0", "test", 4,
 	    &why), 0);
+	assert_int_equal(am_config_set(conf, "IgnoreRecipients", "postmaster@",
+	    "test", 5, &why), 0);
 	am_buf_release(&why);
 	return conf;
 }
@@ -198,7 +213,7 @@ run_case(struct fixture *fx, const struct mcase *c)
 	struct am_config *conf = conf_for(c);
 	struct am_buf why = AM_BUF_INIT(256), msg = AM_BUF_INIT(8 << 20);
 	struct am_envelope env = { "QID", "192.0.2.1", NULL, "mail.example.net",
-	    "joe@football.example.com", NULL, NULL, NULL };
+	    "joe@football.example.com", NULL, NULL, NULL, NULL, 0 };
 	struct am_engine *e;
 	struct am_hdrs h;
 	struct am_msg *m;
@@ -206,6 +221,10 @@ run_case(struct fixture *fx, const struct mcase *c)
 	size_t off, i;
 	int ok = 1;
 
+	for (env.nrcpts = 0; env.nrcpts < 3 && c->rcpts[env.nrcpts] != NULL;
+	    env.nrcpts++)
+		;
+	env.rcpts = c->rcpts;
 	e = am_engine_new(conf, fx->dns, &why);
 	assert_non_null(e);
 	build(c->name, &msg);
@@ -313,9 +332,9 @@ test_early_lookups(void **state)
 	static struct watch w = { NULL, PTHREAD_MUTEX_INITIALIZER,
 	    PTHREAD_COND_INITIALIZER, "" };
 	static const struct mcase c = { "plain", 10, "accept", NULL,
-	    { NULL, NULL, NULL }, { NULL, NULL }, 0 };
+	    { NULL, NULL, NULL }, { NULL, NULL }, 0, { NULL, NULL, NULL } };
 	struct am_envelope env = { "QID", "192.0.2.1", NULL, "mail.example.net",
-	    "joe@football.example.com", NULL, NULL, NULL };
+	    "joe@football.example.com", NULL, NULL, NULL, NULL, 0 };
 	struct am_config *conf = conf_for(&c);
 	struct am_buf why = AM_BUF_INIT(256);
 	struct am_dns *dns;
@@ -327,7 +346,7 @@ test_early_lookups(void **state)
 
 	w.inner = fx->dns;
 	dns = am_dns_new(&watch_be, &w);
-	assert_int_equal(am_config_set(conf, "LookupThreads", "2", "test", 5,
+	assert_int_equal(am_config_set(conf, "LookupThreads", "2", "test", 6,
 	    &why), 0);
 	e = am_engine_new(conf, dns, &why);
 	assert_non_null(e);
