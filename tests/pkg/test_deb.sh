@@ -15,7 +15,8 @@
 #      /var/spool/postfix/authmilter (2750 authmilter:postfix), the
 #      conffile; systemd-analyze verify on the installed unit;
 #   4. authmilter -n on the installed configuration, as root (it switches
-#      to UserID authmilter for the checks);
+#      to UserID authmilter for the checks) and as user authmilter (the
+#      unit's ExecStartPre);
 #   5. the daemon started the way the unit starts it: as user authmilter
 #      (setpriv), -f, on the package's socket, with /run/authmilter made as
 #      RuntimeDirectory= makes it; systemd is not PID 1 on CI machines, so
@@ -130,11 +131,17 @@ for k in 'ProtectSystem=strict' 'NoNewPrivileges=yes' 'PrivateTmp=yes' \
 done
 step install
 
-# ---- 4. authmilter -n ----
+# ---- 4. authmilter -n: as root, and as the unit's ExecStartPre runs it ----
 if "$AM_BIN" -n >"$E2E_DIR/n.out" 2>&1; then
 	e2e_ok "authmilter -n"
 else
 	e2e_fail "authmilter -n" "$(cat "$E2E_DIR/n.out")"
+fi
+if setpriv --reuid authmilter --regid authmilter --init-groups --no-new-privs \
+    -- "$AM_BIN" -n -c /etc/authmilter.conf >"$E2E_DIR/n-user.out" 2>&1; then
+	e2e_ok "authmilter -n as user authmilter"
+else
+	e2e_fail "authmilter -n as user authmilter" "$(cat "$E2E_DIR/n-user.out")"
 fi
 
 # ---- 5. the daemon, as the unit runs it ----
