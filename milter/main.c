@@ -23,7 +23,7 @@
  * here, on the terminal, as it fails `-n` run as root), the pid file
  * (created O_EXCL|O_NOFOLLOW in a directory the user may write, so root
  * never writes into a user's directory and the user can remove it at
- * the stop), the fork, the engine. A reload reads keys as the same user.
+ * the stop), the fork, the engine. A reload runs as that user too.
  */
 #include <sys/socket.h>
 #include <sys/stat.h>
