@@ -126,7 +126,8 @@ else
 fi
 for k in 'ProtectSystem=strict' 'NoNewPrivileges=yes' 'PrivateTmp=yes' \
     'CapabilityBoundingSet=' 'RuntimeDirectory=authmilter' \
-    'StateDirectory=authmilter' 'User=authmilter'; do
+    'StateDirectory=authmilter' 'User=authmilter' \
+    'ExecReload=/bin/kill -USR1 $MAINPID'; do
 	grep -q -x -F "$k" "$UNIT" || e2e_fail "unit: $k" "not in $UNIT"
 done
 step install
