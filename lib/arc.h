@@ -17,7 +17,7 @@
  *
  * Sealing (lib/arc_sign.c, s.5.1):
  *   am_arc_key_load()  read a PEM private key (RSA or Ed25519); refuses a
- *                      file others can read
+ *                      file others can read or its group can write
  *   am_arc_seal()      the AAR, AMS and AS of our new instance, given the
  *                      verifier of the same message (chain verdict, the
  *                      existing sets, the relaxed body hash)
@@ -145,7 +145,9 @@ struct am_arc_key;
 /*
  * Load a PEM private key (PKCS#8 or traditional RSA) from path: RSA of
  * at least 1024 bits, or Ed25519. Refuses a file that is not a regular
- * file or that others may read or write, with why such as
+ * file (a FIFO does not block: it is opened O_NONBLOCK), that others may
+ * read or write, that its group may write, or that is owned by neither
+ * root nor the effective user, with why such as
  * "/etc/x.pem: mode 0644 is world-readable; chmod 600 it" (the config
  * layer prefixes its keyword). NULL with why on any error.
  */

@@ -4,7 +4,9 @@
  * ARC-Message-Signature and ARC-Seal of our new instance.
  *
  *   am_arc_key_load()  PEM private key (RSA >= 1024 bits or Ed25519) from
- *                      a file that only its owner and group may read
+ *                      a regular file owned by root or by the caller's
+ *                      user, that only its owner and group may read and
+ *                      only its owner may write
  *   am_arc_seal()      the new set, from a finished verifier of the same
  *                      message (made with conf->seal: it hashed the body
  *                      with relaxed canonicalization)
@@ -113,6 +115,32 @@ read_key(int fd, const char *path, size_t size, struct am_buf *why)
 	return k;
 }
 
+/*
+ * 0 when st may hold a private key: a regular file owned by root or by
+ * us, not group-writable, nothing for others; else -1 with why.
+ */
+static int
+key_mode_check(const struct stat *st, const char *path, struct am_buf *why)
+{
+	unsigned mode = (unsigned)(st->st_mode & 07777);
+
+	if (!S_ISREG(st->st_mode))
+		am_buf_setf(why, "%s: not a regular file", path);
+	else if (st->st_mode & (S_IROTH | S_IWOTH))
+		am_buf_setf(why, "%s: mode %04o is world-%s; chmod 600 it",
+		    path, mode, (st->st_mode & S_IROTH) ? "readable" : "writable");
+	else if (st->st_mode & S_IWGRP)
+		am_buf_setf(why, "%s: mode %04o is group-writable; chmod 600 it",
+		    path, mode);
+	else if (st->st_uid != 0 && st->st_uid != geteuid())
+		am_buf_setf(why, "%s: owned by uid %u, neither root nor the user "
+		    "authmilter runs as (uid %u); chown it", path,
+		    (unsigned)st->st_uid, (unsigned)geteuid());
+	else
+		return 0;
+	return -1;
+}
+
 struct am_arc_key *
 am_arc_key_load(const char *path, struct am_buf *why)
 {
@@ -120,18 +148,15 @@ am_arc_key_load(const char *path, struct am_buf *why)
 	struct stat st;
 	int fd;
 
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0) {
+	/* O_NONBLOCK: a FIFO must not hang the start; fstat refuses it. */
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY)) < 0) {
 		am_buf_setf(why, "%s: %s", path, strerror(errno));
 		return NULL;
 	}
 	if (fstat(fd, &st) != 0)
 		am_buf_setf(why, "%s: %s", path, strerror(errno));
-	else if (!S_ISREG(st.st_mode))
-		am_buf_setf(why, "%s: not a regular file", path);
-	else if (st.st_mode & (S_IROTH | S_IWOTH))
-		am_buf_setf(why, "%s: mode %04o is world-%s; chmod 600 it",
-		    path, (unsigned)(st.st_mode & 07777),
-		    (st.st_mode & S_IROTH) ? "readable" : "writable");
+	else if (key_mode_check(&st, path, why) != 0)
+		;
 	else if (st.st_size > KEYFILE_MAX)
 		am_buf_setf(why, "%s: over %d bytes, not a key", path,
 		    KEYFILE_MAX);

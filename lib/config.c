@@ -35,6 +35,8 @@ static const char *const forged_words[] = { "remove", "rename", NULL };
 
 static const struct am_conf_opt options[] = {
 	{ "Socket", AM_CONF_SOCKET, "inet:8891@127.0.0.1", OFF(socket), NULL, 0, 0 },
+	{ "SocketMode", AM_CONF_MODE, "0660", OFF(socket_mode), NULL, 0, 0777 },
+	{ "SocketGroup", AM_CONF_STRING, "", OFF(socket_group), NULL, 0, 0 },
 	{ "PidFile", AM_CONF_PATH, "", OFF(pidfile), NULL, 0, 0 },
 	{ "UserID", AM_CONF_STRING, "", OFF(userid), NULL, 0, 0 },
 	{ "Syslog", AM_CONF_BOOL, "yes", OFF(syslog), bool_words, 0, 0 },
@@ -260,6 +262,21 @@ bad:
 	return -1;
 }
 
+/* Parse an octal file mode ("660", "0660"); -1 unless 1 to 4 octal digits. */
+static int
+parse_mode(const char *s, unsigned long long *out)
+{
+	unsigned long long v = 0;
+	size_t n = 0;
+
+	for (; *s >= '0' && *s <= '7' && n < 5; s++, n++)
+		v = v * 8 + (unsigned)(*s - '0');
+	if (n == 0 || n > 4 || *s != '\0')
+		return -1;
+	*out = v;
+	return 0;
+}
+
 /* Parse "500ms", "5s", "2m", "1h", "5" (seconds) into milliseconds. */
 static int
 parse_duration(const char *s, unsigned long long *ms)
@@ -427,6 +444,13 @@ store(struct am_config *c, const struct am_conf_opt *o, const char *value,
 		}
 		if (n < o->min || n > o->max) {
 			am_buf_setf(why, "%s is out of range (%ums to %ums)", value, o->min, o->max);
+			return -1;
+		}
+		*(unsigned *)field = (unsigned)n;
+		return 0;
+	case AM_CONF_MODE:
+		if (parse_mode(value, &n) != 0 || n > o->max) {
+			am_buf_setf(why, "\"%s\" is not a file mode (octal, like 0660)", value);
 			return -1;
 		}
 		*(unsigned *)field = (unsigned)n;
@@ -634,12 +658,21 @@ read_lines(struct am_config *c, FILE *fp, const char *path, struct am_buf *why)
 struct am_config *
 am_config_load(const char *path, struct am_buf *why)
 {
+	struct stat st;
 	struct am_config *c;
 	FILE *fp;
 	int r;
 
 	if ((fp = fopen(path, "r")) == NULL) {
 		am_buf_setf(why, "%s: %s", path, strerror(errno));
+		return NULL;
+	}
+	if (fstat(fileno(fp), &st) == 0 && S_ISREG(st.st_mode) &&
+	    (st.st_mode & S_IWOTH) != 0) {
+		am_buf_setf(why, "%s: mode %04o is world-writable: any local user "
+		    "could change it; chmod o-w it", path,
+		    (unsigned)(st.st_mode & 07777));
+		fclose(fp);
 		return NULL;
 	}
 	if ((c = am_config_new()) == NULL) {
@@ -707,6 +740,9 @@ dump_value(const struct am_config *c, const struct am_conf_opt *o, struct am_buf
 		break;
 	case AM_CONF_DURATION:
 		am_buf_printf(out, "%ums", *(const unsigned *)field);
+		break;
+	case AM_CONF_MODE:
+		am_buf_printf(out, "%04o", *(const unsigned *)field);
 		break;
 	case AM_CONF_STRLIST:
 	case AM_CONF_SERVERS:

@@ -38,6 +38,7 @@ enum am_conf_type {
 	AM_CONF_PATH,      /* a file name (absolute, or relative to cwd) */
 	AM_CONF_HOSTLIST,  /* IP addresses, networks and host names */
 	AM_CONF_SERVERS,   /* name servers: IP, IP@port, [IPv6]@port */
+	AM_CONF_MODE,      /* file mode in octal, 0000..0777 */
 };
 
 struct am_strlist {
@@ -60,6 +61,8 @@ struct am_config {
 	char *path;                 /* file it was read from, or "(defaults)" */
 	/* daemon */
 	char *socket;
+	unsigned socket_mode;       /* unix socket: chmod to this */
+	char *socket_group;         /* unix socket: chgrp to this ("": none) */
 	char *pidfile;
 	char *userid;
 	int syslog;
@@ -139,7 +142,8 @@ const struct am_conf_opt *am_config_options(void);
 struct am_config *am_config_new(void);
 /*
  * Read path into a new configuration (defaults for absent keywords).
- * NULL with why ("path:line: Keyword: ...") on any error.
+ * NULL with why ("path:line: Keyword: ...") on any error, and when path
+ * is world-writable (any local user could set TrustedNetworks).
  */
 struct am_config *am_config_load(const char *path, struct am_buf *why);
 /*

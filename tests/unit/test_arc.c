@@ -654,10 +654,21 @@ test_key_file_mode(void **state)
 	assert_null(am_arc_key_load(path, &why));
 	assert_non_null(strstr(am_buf_str(&why),
 	    ": mode 0644 is world-readable; chmod 600 it"));
+	chmod(path, 0660);
+	assert_null(am_arc_key_load(path, &why));
+	assert_non_null(strstr(am_buf_str(&why),
+	    ": mode 0660 is group-writable; chmod 600 it"));
 	chmod(path, 0640);
 	assert_non_null(k = am_arc_key_load(path, &why));
 	assert_string_equal(am_arc_key_alg(k), "rsa-sha256");
 	am_arc_key_free(k);
+	/* a FIFO with no writer: refused at once (alarm: a hang fails) */
+	unlink(path);
+	assert_int_equal(mkfifo(path, 0600), 0);
+	alarm(10);
+	assert_null(am_arc_key_load(path, &why));
+	alarm(0);
+	assert_non_null(strstr(am_buf_str(&why), ": not a regular file"));
 	assert_null(am_arc_key_load("/nonexistent/key.pem", &why));
 	assert_null(am_arc_key_from_pem("junk", 4, &why));
 	unlink(path);

@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #include <cmocka.h>
 
@@ -42,6 +43,8 @@ static const struct err_case err_cases[] = {
 	{ "bad facility", "SyslogFacility kern\n", ":1: SyslogFacility: \"kern\" is not one of" },
 	{ "bad dns port", "DNSServer 127.0.0.1@domain\n", ":1: DNSServer: \"127.0.0.1@domain\": the port must be" },
 	{ "bad dns server", "DNSServer ns1.example.net\n", ":1: DNSServer: \"ns1.example.net\" is not a name server address" },
+	{ "bad socket mode", "SocketMode 0999\n", ":1: SocketMode: \"0999\" is not a file mode" },
+	{ "socket mode too long", "SocketMode 00660\n", ":1: SocketMode: \"00660\" is not a file mode" },
 	{ "bad forwarder", "DMARCTrustedForwarders 192.0.2.0/24, bad/name\n", ":1: DMARCTrustedForwarders: \"bad/name\" is not an IP address" },
 };
 
@@ -98,6 +101,8 @@ test_values(void **state)
 	    "AuthservID mx.example.net\n"
 	    "TrustedNetworks 10.0.0.0/8 ::ffff:192.0.2.0/120\n"
 	    "Syslog off\n"
+	    "SocketMode 660\n"
+	    "SocketGroup postfix\n"
 	    "SPFMode mailfrom\n");
 	struct am_config *c = am_config_load(path, &why);
 	struct am_addr a;
@@ -114,6 +119,8 @@ test_values(void **state)
 	assert_string_equal(c->authserv_id, "mx.example.net");
 	assert_int_equal(c->syslog, 0);
 	assert_int_equal(c->spf_mode, AM_SPFMODE_MAILFROM);
+	assert_int_equal(c->socket_mode, 0660);
+	assert_string_equal(c->socket_group, "postfix");
 	assert_int_equal(c->trusted_networks.n, 2);
 	assert_int_equal(am_addr_parse(&a, "192.0.2.9"), 0);
 	assert_true(am_cidrlist_match(&c->trusted_networks, &a));
@@ -139,10 +146,31 @@ test_defaults(void **state)
 	assert_int_equal(c->trusted_networks.n, 2);
 	am_config_dump(c, &out);
 	assert_non_null(strstr(am_buf_str(&out), "DNSTimeout 5000ms\n"));
+	assert_non_null(strstr(am_buf_str(&out), "SocketMode 0660\n"));
 	assert_non_null(strstr(am_buf_str(&out), "TrustedNetworks 127.0.0.1/32, ::1/128\n"));
 	am_buf_release(&out);
 	assert_null(am_config_free(c));
 	assert_null(am_config_free(NULL));
+}
+
+/* A world-writable file is refused (any user could set TrustedNetworks). */
+static void
+test_world_writable(void **state)
+{
+	struct am_buf why = AM_BUF_INIT(1024);
+	char *path = temp_conf("Syslog no\n");
+	struct am_config *c;
+
+	(void)state;
+	assert_int_equal(chmod(path, 0666), 0);
+	assert_null(c = am_config_load(path, &why));
+	assert_non_null(strstr(am_buf_str(&why), ": mode 0666 is world-writable"));
+	assert_int_equal(chmod(path, 0664), 0);
+	assert_non_null(c = am_config_load(path, &why));
+	am_config_free(c);
+	unlink(path);
+	free(path);
+	am_buf_release(&why);
 }
 
 /* Read a whole file into a malloc'd string. */
@@ -291,6 +319,7 @@ main(void)
 		cmocka_unit_test(test_errors),
 		cmocka_unit_test(test_values),
 		cmocka_unit_test(test_defaults),
+		cmocka_unit_test(test_world_writable),
 		cmocka_unit_test(test_documented),
 		cmocka_unit_test(test_list_files),
 		cmocka_unit_test(test_rcpt_ignored),
