@@ -239,6 +239,8 @@ am_msg_run_dmarc(struct am_msg *m)
 		am_buf_setf(&m->dmarc.why, "header limits exceeded");
 	else if (m->dmarc.why.len == 0 && why.len > 0)
 		am_buf_setf(&m->dmarc.why, "%s", am_buf_str(&why));
+	else if (in.from_status == AM_FROM_BAD && why.len > 0)
+		am_buf_printf(&m->dmarc.why, ": %s", am_buf_str(&why));
 	m->dmarc_done = 1;
 	m->dkim_temperror = dkim_temp;
 	am_buf_release(&why);
