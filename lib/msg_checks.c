@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "idna.h"
 #include "msg_int.h"
 
 /* The SPF request for this message. */
@@ -28,15 +29,19 @@ static void
 report_spf(struct am_msg *m, const struct am_spf_response *r, int helo)
 {
 	const char *res = am_spf_result_name(r->result);
+	const char *h = m->helo != NULL ? m->helo : "";
 
+	/* RFC 8616: a HELO name with U-labels is shown as its A-labels. */
+	if (!am_idna_is_ascii(h, strlen(h)) && r->domain[0] != '\0')
+		h = r->domain;
 	am_authres_method(&m->ar, "spf", res, am_buf_str(&r->reason));
 	if (helo)
-		am_authres_prop(&m->ar, "smtp.helo", m->helo != NULL ? m->helo : "");
+		am_authres_prop(&m->ar, "smtp.helo", h);
 	else
 		am_authres_prop(&m->ar, "smtp.mailfrom", r->domain);
 	am_buf_printf(&m->v.log, " spf%s=%s (%s) %s=%s", helo ? "-helo" : "",
 	    res, am_buf_str(&r->reason), helo ? "helo" : "mailfrom",
-	    helo ? (m->helo != NULL ? m->helo : "") : r->domain);
+	    helo ? h : r->domain);
 }
 
 /* 1 when SPF is to be evaluated for this message. */
