@@ -130,3 +130,12 @@ am_idna_to_ascii(const char *in, char out[AM_DNS_NAME_MAX + 1],
 		return from_ascii(in, n, out, why);
 	return from_utf8(in, n, out, why);
 }
+
+int
+am_idna_equal(const char *a, const char *b)
+{
+	char x[AM_DNS_NAME_MAX + 1], y[AM_DNS_NAME_MAX + 1];
+
+	return am_idna_to_ascii(a, x, NULL) == AM_IDNA_OK &&
+	    am_idna_to_ascii(b, y, NULL) == AM_IDNA_OK && strcmp(x, y) == 0;
+}

@@ -52,6 +52,13 @@ enum am_idna_status {
 enum am_idna_status am_idna_to_ascii(const char *in,
     char out[AM_DNS_NAME_MAX + 1], struct am_buf *why);
 
+/*
+ * 1 when a and b are the same domain name: equal after am_idna_to_ascii
+ * (any case, U-labels in any normalisation, one trailing dot); 0 when they
+ * differ or either is not a domain name.
+ */
+int am_idna_equal(const char *a, const char *b);
+
 /* 1 when the n bytes at s are all ASCII (no libidn2 needed), else 0. */
 int am_idna_is_ascii(const char *s, size_t n);
 

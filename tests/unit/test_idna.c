@@ -18,6 +18,7 @@
 
 #include <idn2.h>
 
+#include "config.h"
 #include "idna.h"
 
 static unsigned idn2_calls;
@@ -174,6 +175,36 @@ test_long_input(void **state)
 	am_buf_release(&why);
 }
 
+/* Domains compared as domain names: am_idna_equal and the config lists
+ * (DMARCIgnoreDomains, ARCTrustedSealers) that use it. */
+static void
+test_equal(void **state)
+{
+	static const struct { const char *a, *b; int want; } eq[] = {
+		{ "example.com", "EXAMPLE.com.", 1 },
+		{ "b" UE "cher.test", "XN--BCHER-KVA.test", 1 },
+		{ "B" NFD_UP "CHER.test", "b" UE "cher.test.", 1 },
+		{ "b" UE "cher.test", "bucher.test", 0 },
+		{ "example.com", "example.co", 0 },
+		{ "\xe2\x98\x83.test", "\xe2\x98\x83.test", 0 },
+		{ "", "", 0 },
+	};
+	char *v[] = { "B" UE_UP "CHER.test", "Example.NET." };
+	struct am_strlist l = { v, 2 };
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(eq) / sizeof(eq[0]); i++) {
+		if (am_idna_equal(eq[i].a, eq[i].b) != eq[i].want)
+			printf("FAIL equal %zu: %s vs %s\n", i, eq[i].a, eq[i].b);
+		assert_int_equal(am_idna_equal(eq[i].a, eq[i].b), eq[i].want);
+	}
+	assert_true(am_strlist_has(&l, "xn--bcher-kva.test"));
+	assert_true(am_strlist_has(&l, "b" NFD_U "cher.test"));
+	assert_true(am_strlist_has(&l, "example.net"));
+	assert_false(am_strlist_has(&l, "example.com"));
+}
+
 int
 main(void)
 {
@@ -181,6 +212,7 @@ main(void)
 		cmocka_unit_test(test_table),
 		cmocka_unit_test(test_in_place),
 		cmocka_unit_test(test_long_input),
+		cmocka_unit_test(test_equal),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
