@@ -43,8 +43,7 @@ shape(char *out, size_t n, struct am_buf *why)
 	for (i = 0; i <= n; i++) {
 		if (i < n && out[i] != '.') {
 			if (++label > 63)
-				return bad(out, why, "label over 63 "
-				    "octets");
+				return bad(out, why, "label over 63 octets");
 			continue;
 		}
 		if (label == 0)
