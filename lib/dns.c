@@ -112,7 +112,7 @@ enum am_dns_status
 am_dns_query(struct am_dns *d, const char *name, int type,
     struct am_dns_answer **ans, struct am_buf *why)
 {
-	struct am_dns_ctl ctl = { 0, 0 };
+	struct am_dns_ctl ctl = { 0, 0, 0 };
 
 	return am_dns_query_ctl(d, name, type, &ctl, ans, why);
 }
@@ -121,7 +121,7 @@ enum am_dns_status
 am_dns_query_until(struct am_dns *d, const char *name, int type,
     uint64_t deadline, struct am_dns_answer **ans, struct am_buf *why)
 {
-	struct am_dns_ctl ctl = { deadline, 0 };
+	struct am_dns_ctl ctl = { deadline, 0, 0 };
 
 	return am_dns_query_ctl(d, name, type, &ctl, ans, why);
 }
@@ -136,6 +136,7 @@ am_dns_query_ctl(struct am_dns *d, const char *name, int type,
 
 	*ans = NULL;
 	ctl->from_cache = 0;
+	ctl->timed_out = 0;
 	if (am_dns_name_check(name, why) != 0)
 		return AM_DNS_BADNAME;
 	if (type <= 0 || type > 65535) {
@@ -149,6 +150,7 @@ am_dns_query_ctl(struct am_dns *d, const char *name, int type,
 	qname[len] = '\0';
 	if (ctl->deadline != 0 && am_dns_clock(d) >= ctl->deadline) {
 		am_buf_setf(why, "lookup deadline passed");
+		ctl->timed_out = 1;
 		return AM_DNS_TEMPFAIL;
 	}
 	__atomic_add_fetch(&d->queries, 1, __ATOMIC_RELAXED);

@@ -97,6 +97,9 @@ struct am_dns_ctl {
 	                         am_dns_clock(); 0: no deadline but the
 	                         back end's own */
 	int from_cache;       /* out: 1 when a cache layer had the answer */
+	int timed_out;        /* out: 1 when the query is TEMPFAIL because a
+	                         deadline (the caller's or the message's)
+	                         passed, not because of an answer */
 };
 
 struct am_dns_backend {
@@ -162,8 +165,8 @@ enum am_dns_status am_dns_query_until(struct am_dns *d, const char *name,
     int type, uint64_t deadline, struct am_dns_answer **ans,
     struct am_buf *why);
 
-/* am_dns_query() with controls: deadline in, cache hit out (ctl may not
- * be NULL; from_cache is reset first). */
+/* am_dns_query() with controls: deadline in, cache hit and time out out
+ * (ctl may not be NULL; the out fields are reset first). */
 enum am_dns_status am_dns_query_ctl(struct am_dns *d, const char *name,
     int type, struct am_dns_ctl *ctl, struct am_dns_answer **ans,
     struct am_buf *why);

@@ -685,6 +685,9 @@ lres_query_ctl(void *state, const char *name, int type,
 	if (st == AM_DNS_TEMPFAIL)
 		am_buf_setf(why, "%s", fails.len > 0 ? am_buf_str(&fails) :
 		    "lookup deadline passed");
+	if (st == AM_DNS_TEMPFAIL && ctl->deadline != 0 &&
+	    now_ms() >= ctl->deadline)
+		ctl->timed_out = 1;
 	free(q.buf);
 	ldns_rdf_deep_free(qname);
 	am_buf_release(&fails);
@@ -695,7 +698,7 @@ static enum am_dns_status
 lres_query(void *state, const char *name, int type,
     struct am_dns_answer **ans, struct am_buf *why)
 {
-	struct am_dns_ctl ctl = { 0, 0 };
+	struct am_dns_ctl ctl = { 0, 0, 0 };
 
 	return lres_query_ctl(state, name, type, &ctl, ans, why);
 }

@@ -42,6 +42,7 @@ struct mentry {
 	struct mentry *next;
 	int type;
 	int done;                 /* the query has come back */
+	int timed_out;            /* it failed at a deadline */
 	enum am_dns_status st;
 	struct am_dns_answer *ans; /* a reference, on OK/NODATA/NXDOMAIN */
 	char why[WHY_MAX];        /* on TEMPFAIL */
@@ -116,10 +117,11 @@ trace(struct dmsg *m, const char *name, int type, enum am_dns_status st,
 /* Under the lock: the result of a done entry, traced as src. */
 static enum am_dns_status
 reuse(struct dmsg *m, const struct mentry *e, const char *name,
-    enum am_dns_source src, uint64_t t0, struct am_dns_answer **ans,
-    struct am_buf *why)
+    enum am_dns_source src, uint64_t t0, struct am_dns_ctl *ctl,
+    struct am_dns_answer **ans, struct am_buf *why)
 {
 	*ans = am_dns_answer_ref(e->ans);
+	ctl->timed_out = e->timed_out;
 	if (e->st == AM_DNS_TEMPFAIL)
 		am_buf_setf(why, "%s", e->why);
 	trace(m, name, e->type, e->st, e->ans, src, t0, e->why);
@@ -182,16 +184,19 @@ earlier(uint64_t a, uint64_t b)
 /* Ask the shared stack and, under the lock again, settle e and trace. */
 static enum am_dns_status
 ask_shared(struct dmsg *m, struct mentry *e, const char *name, int type,
-    uint64_t until, uint64_t t0, struct am_dns_answer **ans,
-    struct am_buf *why)
+    uint64_t until, uint64_t t0, struct am_dns_ctl *ctl,
+    struct am_dns_answer **ans, struct am_buf *why)
 {
-	struct am_dns_ctl sub = { until, 0 };
+	struct am_dns_ctl sub = { until, 0, 0 };
 	enum am_dns_status st;
 
 	pthread_mutex_unlock(&m->mu);
 	st = am_dns_query_ctl(m->shared, name, type, &sub, ans, why);
 	pthread_mutex_lock(&m->mu);
+	ctl->from_cache = sub.from_cache;
+	ctl->timed_out = sub.timed_out;
 	if (e != NULL) {
+		e->timed_out = sub.timed_out;
 		e->st = st;
 		e->ans = am_dns_answer_ref(*ans);
 		snprintf(e->why, sizeof(e->why), "%s", am_buf_str(why));
@@ -221,22 +226,24 @@ msg_query_ctl(void *state, const char *name, int type, struct am_dns_ctl *ctl,
 	until = earlier(ctl->deadline, m->deadline);
 	if (m->deadline != 0 && t0 >= m->deadline) {
 		am_buf_setf(why, "message deadline passed");
+		ctl->timed_out = 1;
 		trace(m, name, type, AM_DNS_TEMPFAIL, NULL,
 		    AM_DNS_SRC_DEADLINE, t0, "message deadline passed");
 		st = AM_DNS_TEMPFAIL;
 	} else if ((e = find(m, key, klen, type)) != NULL && e->done)
-		st = reuse(m, e, name, AM_DNS_SRC_MESSAGE, t0, ans, why);
+		st = reuse(m, e, name, AM_DNS_SRC_MESSAGE, t0, ctl, ans, why);
 	else if (e != NULL && await(m, e, until))
-		st = reuse(m, e, name, AM_DNS_SRC_SHARED, t0, ans, why);
+		st = reuse(m, e, name, AM_DNS_SRC_SHARED, t0, ctl, ans, why);
 	else if (e != NULL) {
 		am_buf_setf(why, "deadline passed waiting for a lookup in "
 		    "flight");
+		ctl->timed_out = 1;
 		trace(m, name, type, AM_DNS_TEMPFAIL, NULL,
 		    AM_DNS_SRC_SHARED, t0, am_buf_str(why));
 		st = AM_DNS_TEMPFAIL;
 	} else
 		st = ask_shared(m, entry_new(m, key, klen, type), name, type,
-		    until, t0, ans, why);
+		    until, t0, ctl, ans, why);
 	pthread_mutex_unlock(&m->mu);
 	return st;
 }
@@ -245,7 +252,7 @@ static enum am_dns_status
 msg_query(void *state, const char *name, int type, struct am_dns_answer **ans,
     struct am_buf *why)
 {
-	struct am_dns_ctl ctl = { 0, 0 };
+	struct am_dns_ctl ctl = { 0, 0, 0 };
 
 	return msg_query_ctl(state, name, type, &ctl, ans, why);
 }
