@@ -214,6 +214,7 @@ msg_query_ctl(void *state, const char *name, int type, struct am_dns_ctl *ctl,
 {
 	struct dmsg *m = state;
 	unsigned char key[AM_DNS_WIRE_MAX];
+	struct am_buf mine = AM_BUF_INIT(WHY_MAX);
 	enum am_dns_status st;
 	struct mentry *e;
 	uint64_t t0, until;
@@ -221,6 +222,8 @@ msg_query_ctl(void *state, const char *name, int type, struct am_dns_ctl *ctl,
 
 	if ((klen = am_dns_name_wire(name, key)) == 0)
 		return am_dns_query_ctl(m->shared, name, type, ctl, ans, why);
+	if (why == NULL)
+		why = &mine;    /* the reason is kept for the trace */
 	t0 = am_dns_clock(m->shared);
 	pthread_mutex_lock(&m->mu);
 	until = earlier(ctl->deadline, m->deadline);
@@ -245,6 +248,7 @@ msg_query_ctl(void *state, const char *name, int type, struct am_dns_ctl *ctl,
 		st = ask_shared(m, entry_new(m, key, klen, type), name, type,
 		    until, t0, ctl, ans, why);
 	pthread_mutex_unlock(&m->mu);
+	am_buf_release(&mine);
 	return st;
 }
 
