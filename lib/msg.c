@@ -126,10 +126,10 @@ spf_cached(const struct am_msg *m)
 	const char *at = strrchr(m->mail_from, '@');
 	const char *dom = m->mail_from[0] != '\0' && at != NULL ? at + 1 : m->helo;
 
-	if (dom == NULL || !am_dns_cached(m->e->dns, dom, AM_DNS_T_TXT))
+	if (dom == NULL || !am_dns_cached(m->dns, dom, AM_DNS_T_TXT))
 		return 0;
 	if (m->e->conf->spf_mode == AM_SPFMODE_HELO_MAILFROM && m->helo != NULL &&
-	    m->helo[0] != '\0' && !am_dns_cached(m->e->dns, m->helo, AM_DNS_T_TXT))
+	    m->helo[0] != '\0' && !am_dns_cached(m->dns, m->helo, AM_DNS_T_TXT))
 		return 0;
 	return 1;
 }
@@ -154,7 +154,7 @@ am_msg_new(struct am_engine *e, const struct am_envelope *env)
 	m->authserv_id = strdup(id);
 	m->receiver = strdup(env->receiver != NULL ? env->receiver : id);
 	if (m->queue_id == NULL || m->mail_from == NULL || m->authserv_id == NULL ||
-	    m->receiver == NULL)
+	    m->receiver == NULL || (m->dns = am_dns_msg_new(e->dns)) == NULL)
 		return am_msg_free(m);
 	if (m->client_ip != NULL && am_addr_parse(&m->addr, m->client_ip) == 0)
 		m->have_addr = 1;
@@ -164,7 +164,7 @@ am_msg_new(struct am_engine *e, const struct am_envelope *env)
 	if (e->conf->dkim_mode && m->v.skip_reason == NULL) {
 		struct am_dkim_conf dc = { e->conf->dkim_min_key_bits,
 		    e->conf->dkim_max_signatures, 0, e->keycache };
-		if ((m->dkim = am_dkim_new(&dc, e->dns)) == NULL)
+		if ((m->dkim = am_dkim_new(&dc, m->dns)) == NULL)
 			return am_msg_free(m);
 	}
 	if (am_msg_arc_new(m) != 0)
@@ -246,17 +246,17 @@ prefetch_job(void *arg)
 
 	for (i = 0; i < m->nprefetch; i++) {
 		a = NULL;
-		(void)am_dns_query(m->e->dns, m->prefetch[i], AM_DNS_T_TXT, &a, NULL);
+		(void)am_dns_query(m->dns, m->prefetch[i], AM_DNS_T_TXT, &a, NULL);
 		am_dns_answer_free(a);
 	}
 	if (m->prefetch_from == NULL)
 		return;
 	a = NULL;
 	snprintf(name, sizeof(name), "_dmarc.%s", m->prefetch_from);
-	(void)am_dns_query(m->e->dns, name, AM_DNS_T_TXT, &a, NULL);
+	(void)am_dns_query(m->dns, name, AM_DNS_T_TXT, &a, NULL);
 	am_dns_answer_free(a);
 	/* The organizational domain's record: the RFC 9989 tree walk itself. */
-	(void)am_dmarc_org_domain(&m->e->dmarc, m->e->dns, m->prefetch_from,
+	(void)am_dmarc_org_domain(&m->e->dmarc, m->dns, m->prefetch_from,
 	    org, &q, &why);
 	am_buf_release(&why);
 }
@@ -291,7 +291,7 @@ start_prefetch(struct am_msg *m)
 		if (sig->selector[0] == '\0' || sig->domain[0] == '\0')
 			continue;
 		snprintf(name, sizeof(name), "%s._domainkey.%s", sig->selector, sig->domain);
-		if (am_dns_cached(m->e->dns, name, AM_DNS_T_TXT))
+		if (am_dns_cached(m->dns, name, AM_DNS_T_TXT))
 			continue;
 		if ((m->prefetch[m->nprefetch] = strdup(name)) != NULL)
 			m->nprefetch++;
@@ -300,7 +300,7 @@ start_prefetch(struct am_msg *m)
 		am_msg_parse_from(m);
 		snprintf(name, sizeof(name), "_dmarc.%s", m->from.domain[0]);
 		if ((m->from.status == AM_FROM_ONE || m->from.status == AM_FROM_MULTI_SAME) &&
-		    !am_dns_cached(m->e->dns, name, AM_DNS_T_TXT))
+		    !am_dns_cached(m->dns, name, AM_DNS_T_TXT))
 			m->prefetch_from = strdup(m->from.domain[0]);
 	}
 	if (m->nprefetch > 0 || m->prefetch_from != NULL)
@@ -351,6 +351,9 @@ am_msg_finish(struct am_msg *m)
 	if (m->finished)
 		return &m->v;
 	m->finished = 1;
+	if (m->e->conf->message_timeout_ms > 0)
+		am_dns_msg_set_deadline(m->dns, am_dns_clock(m->dns) +
+		    m->e->conf->message_timeout_ms);
 	m->v.action = AM_ACTION_ACCEPT;
 	if (m->v.skip_reason != NULL) {
 		m->v.judged = 0;
@@ -411,8 +414,16 @@ am_msg_free(struct am_msg *m)
 	am_dmarc_response_release(&m->dmarc);
 	am_policy_out_release(&m->pol);
 	am_buf_release(&m->v.log);
+	am_dns_free(m->dns);
 	free(m);
 	return NULL;
+}
+
+size_t
+am_msg_dns_trace(struct am_msg *m,
+    void (*fn)(const struct am_dns_trace *t, void *arg), void *arg)
+{
+	return am_dns_msg_trace(m->dns, fn, arg);
 }
 
 const char *
