@@ -112,7 +112,7 @@ enum am_dns_status
 am_dns_query(struct am_dns *d, const char *name, int type,
     struct am_dns_answer **ans, struct am_buf *why)
 {
-	struct am_dns_ctl ctl = { 0, 0, 0 };
+	struct am_dns_ctl ctl = { 0, NULL, 0, 0 };
 
 	return am_dns_query_ctl(d, name, type, &ctl, ans, why);
 }
@@ -121,7 +121,7 @@ enum am_dns_status
 am_dns_query_until(struct am_dns *d, const char *name, int type,
     uint64_t deadline, struct am_dns_answer **ans, struct am_buf *why)
 {
-	struct am_dns_ctl ctl = { deadline, 0, 0 };
+	struct am_dns_ctl ctl = { deadline, NULL, 0, 0 };
 
 	return am_dns_query_ctl(d, name, type, &ctl, ans, why);
 }

@@ -96,6 +96,10 @@ struct am_dns_ctl {
 	uint64_t deadline;    /* in: give up (TEMPFAIL) at this time, ms on
 	                         am_dns_clock(); 0: no deadline but the
 	                         back end's own */
+	const uint64_t *live; /* in: NULL, or a deadline (as above; 0: none)
+	                         that may be set or moved earlier while the
+	                         query is in flight; read atomically; the
+	                         message layer's MessageTimeout */
 	int from_cache;       /* out: 1 when a cache layer had the answer */
 	int timed_out;        /* out: 1 when the query is TEMPFAIL because a
 	                         deadline (the caller's or the message's)

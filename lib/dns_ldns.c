@@ -12,7 +12,9 @@
  * asked again over UDP with EDNS0 4096.
  *
  * Deadlines: a query has one total deadline, the earlier of the caller's
- * (struct am_dns_ctl) and nservers * retries * timeout_ms from its start.
+ * (struct am_dns_ctl) and nservers * retries * timeout_ms from its start;
+ * a live deadline (ctl->live, the message's) set or moved earlier while the
+ * query is in flight is seen within 100 ms.
  * Every wait -- a UDP try, the TCP connect, each TCP read and write -- is a
  * poll() on a nonblocking socket for the time left, so a server that
  * trickles a TCP answer byte by byte is cut at the deadline (ldns's own
@@ -80,6 +82,7 @@ struct query {
 	const ldns_rdf *qname;
 	int type;
 	uint64_t end;           /* total deadline, CLOCK_MONOTONIC ms */
+	const uint64_t *live;   /* the caller's movable deadline, or NULL */
 	unsigned ignored;       /* replies that did not match, ignored */
 	uint8_t *buf;           /* MSG_MAX bytes for replies */
 };
@@ -376,18 +379,34 @@ now_ms(void)
 	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
 
-/* Wait for ev on fd until end; 1 ready, 0 time is up, -1 error. */
+/* The query's deadline now: its own, or the caller's live one if earlier. */
+static uint64_t
+query_end(const struct query *q)
+{
+	uint64_t live = 0;
+
+	if (q->live != NULL)
+		live = __atomic_load_n(q->live, __ATOMIC_ACQUIRE);
+	return live != 0 && live < q->end ? live : q->end;
+}
+
+/*
+ * Wait for ev on fd until end (or the query's deadline); 1 ready, 0 time
+ * is up, -1 error. With a live deadline, wake every 100 ms to look at it.
+ */
 static int
-wait_fd(int fd, short ev, uint64_t end)
+wait_fd(const struct query *q, int fd, short ev, uint64_t end)
 {
 	struct pollfd pfd = { .fd = fd, .events = ev };
-	uint64_t now;
+	uint64_t now, e, slice;
 	int r;
 
 	for (;;) {
-		if ((now = now_ms()) >= end)
+		e = query_end(q) < end ? query_end(q) : end;
+		if ((now = now_ms()) >= e)
 			return 0;
-		r = poll(&pfd, 1, (int)(end - now > 60000 ? 60000 : end - now));
+		slice = q->live != NULL ? 100 : 60000;
+		r = poll(&pfd, 1, (int)(e - now > slice ? slice : e - now));
 		if (r > 0)
 			return 1;
 		if (r < 0 && errno != EINTR)
@@ -483,7 +502,7 @@ udp_try(struct query *q, const struct server *s, uint16_t edns,
 		am_buf_setf(why, "send to %s: %s", s->label, strerror(errno));
 	else
 		for (;;) {
-			if ((r = wait_fd(fd, POLLIN, end)) <= 0)
+			if ((r = wait_fd(q, fd, POLLIN, end)) <= 0)
 				break;
 			n = recv(fd, q->buf, MSG_MAX, 0);
 			if (n < 0 && (errno == EAGAIN || errno == EINTR))
@@ -505,12 +524,13 @@ udp_try(struct query *q, const struct server *s, uint16_t edns,
 
 /* Write all of buf to fd before end; 0, or -1 (time out or error). */
 static int
-write_all(int fd, const uint8_t *buf, size_t len, uint64_t end)
+write_all(const struct query *q, int fd, const uint8_t *buf, size_t len,
+    uint64_t end)
 {
 	ssize_t n;
 
 	while (len > 0) {
-		if (wait_fd(fd, POLLOUT, end) <= 0)
+		if (wait_fd(q, fd, POLLOUT, end) <= 0)
 			return -1;
 		n = send(fd, buf, len, MSG_NOSIGNAL);
 		if (n < 0 && (errno == EAGAIN || errno == EINTR))
@@ -525,13 +545,14 @@ write_all(int fd, const uint8_t *buf, size_t len, uint64_t end)
 
 /* Read exactly len bytes before end; 1, 0 (time out), -1 (error, EOF). */
 static int
-read_all(int fd, uint8_t *buf, size_t len, uint64_t end)
+read_all(const struct query *q, int fd, uint8_t *buf, size_t len,
+    uint64_t end)
 {
 	ssize_t n;
 	int r;
 
 	while (len > 0) {
-		if ((r = wait_fd(fd, POLLIN, end)) <= 0)
+		if ((r = wait_fd(q, fd, POLLIN, end)) <= 0)
 			return r;
 		n = recv(fd, buf, len, 0);
 		if (n < 0 && (errno == EAGAIN || errno == EINTR))
@@ -567,15 +588,15 @@ tcp_try(struct query *q, const struct server *s, uint16_t edns,
 	msg[0] = (uint8_t)(len >> 8);
 	msg[1] = (uint8_t)len;
 	memcpy(msg + 2, wire, len);
-	if (write_all(fd, msg, len + 2, end) != 0) {
-		r = now_ms() >= end ? 0 : -1;
+	if (write_all(q, fd, msg, len + 2, end) != 0) {
+		r = now_ms() >= end || now_ms() >= query_end(q) ? 0 : -1;
 		am_buf_setf(why, "TCP to %s: cannot send", s->label);
 		goto done;
 	}
 	/* replies to other IDs or questions are skipped, as over UDP */
-	while ((r = read_all(fd, q->buf, 2, end)) == 1) {
+	while ((r = read_all(q, fd, q->buf, 2, end)) == 1) {
 		n = (size_t)q->buf[0] << 8 | q->buf[1];
-		if ((r = read_all(fd, q->buf, n, end)) != 1)
+		if ((r = read_all(q, fd, q->buf, n, end)) != 1)
 			break;
 		if ((*p = reply_for(q, id, q->buf, n)) != NULL)
 			break;
@@ -618,7 +639,7 @@ exchange(struct query *q, const struct server *s, uint64_t end,
 		edns = EDNS_MAX;
 	}
 	return tcp_try(q, s, edns, min_u64(now_ms() + q->l->timeout_ms,
-	    q->end), p, why);
+	    query_end(q)), p, why);
 }
 
 /* Ask one server, up to its tries, before the query's deadline. */
@@ -631,9 +652,9 @@ ask(struct query *q, const struct server *s, struct am_dns_answer **ans,
 	unsigned t;
 	int r = 0;
 
-	for (t = 0; t < q->l->tries && now_ms() < q->end; t++) {
-		r = exchange(q, s, min_u64(now_ms() + q->l->timeout_ms, q->end),
-		    &p, why);
+	for (t = 0; t < q->l->tries && now_ms() < query_end(q); t++) {
+		r = exchange(q, s, min_u64(now_ms() + q->l->timeout_ms,
+		    query_end(q)), &p, why);
 		if (r != 0)
 			break;
 	}
@@ -658,7 +679,7 @@ lres_query_ctl(void *state, const char *name, int type,
 	unsigned char wire[AM_DNS_WIRE_MAX];
 	enum am_dns_status st = AM_DNS_TEMPFAIL;
 	struct am_buf fails = AM_BUF_INIT(512);
-	struct query q = { .l = l, .type = type };
+	struct query q = { .l = l, .type = type, .live = ctl->live };
 	ldns_rdf *qname;
 	size_t i, n;
 
@@ -676,8 +697,8 @@ lres_query_ctl(void *state, const char *name, int type,
 		am_buf_setf(why, "out of memory");
 		return AM_DNS_TEMPFAIL;
 	}
-	for (i = 0; i < l->nsrv && st == AM_DNS_TEMPFAIL && now_ms() < q.end;
-	    i++) {
+	for (i = 0; i < l->nsrv && st == AM_DNS_TEMPFAIL &&
+	    now_ms() < query_end(&q); i++) {
 		am_buf_reset(&fails);
 		q.ignored = 0;
 		st = ask(&q, &l->srv[i], ans, &fails);
@@ -685,8 +706,9 @@ lres_query_ctl(void *state, const char *name, int type,
 	if (st == AM_DNS_TEMPFAIL)
 		am_buf_setf(why, "%s", fails.len > 0 ? am_buf_str(&fails) :
 		    "lookup deadline passed");
-	if (st == AM_DNS_TEMPFAIL && ctl->deadline != 0 &&
-	    now_ms() >= ctl->deadline)
+	if (st == AM_DNS_TEMPFAIL && ((ctl->deadline != 0 &&
+	    now_ms() >= ctl->deadline) || (q.end != query_end(&q) &&
+	    now_ms() >= query_end(&q))))
 		ctl->timed_out = 1;
 	free(q.buf);
 	ldns_rdf_deep_free(qname);
@@ -698,7 +720,7 @@ static enum am_dns_status
 lres_query(void *state, const char *name, int type,
     struct am_dns_answer **ans, struct am_buf *why)
 {
-	struct am_dns_ctl ctl = { 0, 0, 0 };
+	struct am_dns_ctl ctl = { 0, NULL, 0, 0 };
 
 	return lres_query_ctl(state, name, type, &ctl, ans, why);
 }

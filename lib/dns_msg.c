@@ -18,8 +18,9 @@
  * - A second thread asking a name that is in flight waits for that query
  *   (until its own deadline) instead of sending another.
  * - The message deadline (MessageTimeout): once passed, a query is
- *   TEMPFAIL at once ("message deadline passed"); one sent after it was set
- *   gets at most the time left (passed down in struct am_dns_ctl).
+ *   TEMPFAIL at once ("message deadline passed"); one in flight gets at
+ *   most the time left, even if it was sent before the deadline was set
+ *   (passed down as ctl->live, which the resolver looks at while it waits).
  * - The trace: every query asked of the layer, with where its answer came
  *   from, for the debug log (at most AM_DNS_TRACE_MAX).
  *
@@ -65,7 +66,8 @@ struct dmsg {
 	struct am_dns *shared;
 	pthread_mutex_t mu;
 	pthread_cond_t cv;        /* an entry became done */
-	uint64_t deadline;        /* 0: none */
+	uint64_t deadline;        /* 0: none; written atomically under mu,
+	                             read atomically by queries in flight */
 	struct mentry *entries;
 	size_t nentries;
 	struct tentry *trace;     /* AM_DNS_TRACE_MAX, allocated on first use */
@@ -128,14 +130,26 @@ reuse(struct dmsg *m, const struct mentry *e, const char *name,
 	return e->st;
 }
 
-/* Under the lock: wait until e is done or the time is up; 1 if done. */
+static uint64_t
+earlier(uint64_t a, uint64_t b)
+{
+	if (a == 0 || (b != 0 && b < a))
+		return b;
+	return a;
+}
+
+/*
+ * Under the lock: wait until e is done or the time is up (the caller's
+ * deadline, or the message's, which may be set meanwhile); 1 if done.
+ */
 static int
-await(struct dmsg *m, struct mentry *e, uint64_t until)
+await(struct dmsg *m, struct mentry *e, uint64_t mine)
 {
 	struct timespec ts;
-	uint64_t left, now;
+	uint64_t left, now, until;
 
 	while (!e->done) {
+		until = earlier(mine, m->deadline);
 		if (until == 0) {
 			pthread_cond_wait(&m->cv, &m->mu);
 			continue;
@@ -173,21 +187,13 @@ entry_new(struct dmsg *m, const unsigned char *key, size_t klen, int type)
 	return e;
 }
 
-static uint64_t
-earlier(uint64_t a, uint64_t b)
-{
-	if (a == 0 || (b != 0 && b < a))
-		return b;
-	return a;
-}
-
 /* Ask the shared stack and, under the lock again, settle e and trace. */
 static enum am_dns_status
 ask_shared(struct dmsg *m, struct mentry *e, const char *name, int type,
     uint64_t until, uint64_t t0, struct am_dns_ctl *ctl,
     struct am_dns_answer **ans, struct am_buf *why)
 {
-	struct am_dns_ctl sub = { until, 0, 0 };
+	struct am_dns_ctl sub = { until, &m->deadline, 0, 0 };
 	enum am_dns_status st;
 
 	pthread_mutex_unlock(&m->mu);
@@ -235,7 +241,7 @@ msg_query_ctl(void *state, const char *name, int type, struct am_dns_ctl *ctl,
 		st = AM_DNS_TEMPFAIL;
 	} else if ((e = find(m, key, klen, type)) != NULL && e->done)
 		st = reuse(m, e, name, AM_DNS_SRC_MESSAGE, t0, ctl, ans, why);
-	else if (e != NULL && await(m, e, until))
+	else if (e != NULL && await(m, e, ctl->deadline))
 		st = reuse(m, e, name, AM_DNS_SRC_SHARED, t0, ctl, ans, why);
 	else if (e != NULL) {
 		am_buf_setf(why, "deadline passed waiting for a lookup in "
@@ -256,7 +262,7 @@ static enum am_dns_status
 msg_query(void *state, const char *name, int type, struct am_dns_answer **ans,
     struct am_buf *why)
 {
-	struct am_dns_ctl ctl = { 0, 0, 0 };
+	struct am_dns_ctl ctl = { 0, NULL, 0, 0 };
 
 	return msg_query_ctl(state, name, type, &ctl, ans, why);
 }
@@ -342,7 +348,8 @@ am_dns_msg_set_deadline(struct am_dns *d, uint64_t deadline)
 		return;
 	m = d->state;
 	pthread_mutex_lock(&m->mu);
-	m->deadline = deadline;
+	/* atomic: queries in flight read it without the lock (ctl->live) */
+	__atomic_store_n(&m->deadline, deadline, __ATOMIC_RELEASE);
 	pthread_cond_broadcast(&m->cv);
 	pthread_mutex_unlock(&m->mu);
 }

@@ -48,7 +48,7 @@ enum am_dns_status
 spf_query(struct spf_ctx *c, const char *name, int type,
     struct am_dns_answer **ans, struct am_buf *why)
 {
-	struct am_dns_ctl ctl = { c->deadline, 0, 0 };
+	struct am_dns_ctl ctl = { c->deadline, NULL, 0, 0 };
 	struct am_buf mine = AM_BUF_INIT(256);
 	enum am_dns_status st;
 

@@ -616,7 +616,7 @@ static enum am_dns_status
 tick_query(void *state, const char *name, int type,
     struct am_dns_answer **ans, struct am_buf *why)
 {
-	struct am_dns_ctl ctl = { 0, 0, 0 };
+	struct am_dns_ctl ctl = { 0, NULL, 0, 0 };
 
 	return tick_query_ctl(state, name, type, &ctl, ans, why);
 }

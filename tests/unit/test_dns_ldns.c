@@ -800,6 +800,61 @@ test_ldns_caller_deadline(void **state)
 	close(s);
 }
 
+struct inflight {
+	struct am_dns *d;
+	enum am_dns_status st;
+	struct am_dns_ctl ctl;
+};
+
+static void *
+inflight_run(void *arg)
+{
+	struct inflight *k = arg;
+	struct am_dns_answer *a = NULL;
+
+	k->st = am_dns_query_ctl(k->d, "www.example.test", AM_DNS_T_A,
+	    &k->ctl, &a, NULL);
+	am_dns_answer_free(a);
+	return NULL;
+}
+
+/*
+ * MessageTimeout set while a lookup is in flight (the engine sets it at
+ * end of message, when the early lookups may be waiting): the lookup gives
+ * up at it, not at its own 30 s bound. Hang check only: 10 times the time.
+ */
+static void
+test_ldns_message_deadline_in_flight(void **state)
+{
+	char dead[64];
+	const char *sv[1] = { dead };
+	struct inflight k;
+	struct am_dns *shared;
+	pthread_t th;
+	double t0, dt;
+	int s;
+
+	(void)state;
+	s = dead_socket(dead, sizeof(dead));
+	shared = ldns_open(sv, 1, 30000, 0);
+	memset(&k, 0, sizeof(k));
+	k.d = am_dns_msg_new(shared);
+	t0 = now_s();
+	assert_int_equal(pthread_create(&th, NULL, inflight_run, &k), 0);
+	usleep(100000);
+	am_dns_msg_set_deadline(k.d, am_dns_clock(k.d) + 200);
+	pthread_join(th, NULL);
+	dt = now_s() - t0;
+	print_message("deadline set 100 ms into a 30 s lookup: %s after "
+	    "%.3f s\n", am_dns_status_name(k.st), dt);
+	assert_int_equal(k.st, AM_DNS_TEMPFAIL);
+	assert_int_equal(k.ctl.timed_out, 1);
+	assert_true(dt < 3.0);
+	am_dns_free(k.d);
+	am_dns_free(shared);
+	close(s);
+}
+
 int
 main(void)
 {
@@ -817,6 +872,7 @@ main(void)
 		cmocka_unit_test(test_ldns_crafted_replies),
 		cmocka_unit_test(test_ldns_tcp_trickle),
 		cmocka_unit_test(test_ldns_caller_deadline),
+		cmocka_unit_test(test_ldns_message_deadline_in_flight),
 	};
 	int fails;
 
