@@ -273,8 +273,9 @@ void am_dns_cache_set_clock(struct am_dns *d, time_t (*now)(void *),
  */
 struct am_dns *am_dns_msg_new(struct am_dns *shared);
 
-/* The message's deadline, ms on am_dns_clock(d); 0: none. No-op if d is
- * not a message layer. */
+/* The message's deadline, ms on am_dns_clock(d); 0: none; 1: now (the
+ * message is being freed). Lookups in flight see it within 100 ms. No-op
+ * if d is not a message layer. */
 void am_dns_msg_set_deadline(struct am_dns *d, uint64_t deadline);
 
 /* Where a traced answer came from. */

@@ -387,7 +387,9 @@ am_msg_free(struct am_msg *m)
 
 	if (m == NULL)
 		return NULL;
-	/* A job may still be using the message (an aborted transaction). */
+	/* A job may still be using the message (an aborted transaction):
+	 * its lookups in flight give up now instead of at their deadline. */
+	am_dns_msg_set_deadline(m->dns, 1);
 	am_jobs_cancel(m->e->jobs, &m->spf_job);
 	am_jobs_cancel(m->e->jobs, &m->prefetch_job);
 	for (i = 0; i < m->nprefetch; i++)

@@ -6,7 +6,9 @@
  *
  * The engine runs over tests/spf/unit.zone behind a back end on a fake
  * clock where every query takes 3 s, with no lookup threads, so every
- * lookup happens at end of message in a known order.
+ * lookup happens at end of message in a known order; and over the resolver
+ * against a loopback socket that never answers, for a message freed while
+ * its early lookup waits.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -14,9 +16,14 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "config.h"
 #include "dns.h"
@@ -169,11 +176,78 @@ test_message_timeout(void **state)
 	am_buf_release(&tr);
 }
 
+static double
+now_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+/*
+ * An aborted transaction: the message is freed while its SPF lookup (on a
+ * pool thread) waits for a server that never answers, 30 s a try. Freeing
+ * must not wait for that. Hang check only (the bound is 10 times what it
+ * takes).
+ */
+static void
+test_free_while_in_flight(void **state)
+{
+	struct am_buf why = AM_BUF_INIT(256);
+	struct am_envelope env = { .queue_id = "Q2",
+	    .client_ip = "192.0.2.10", .helo = "mail.example.test",
+	    .mail_from = "<u@pass.example.test>" };
+	struct sockaddr_in sin;
+	socklen_t len = sizeof(sin);
+	char spec[64];
+	const char *sv[1] = { spec };
+	struct am_dns_ldns_opts o = { .servers = sv, .nservers = 1,
+	    .timeout_ms = 30000, .retries = 1 };
+	struct am_config *c;
+	struct am_engine *e;
+	struct am_msg *m;
+	struct am_dns *d;
+	char byte[1];
+	double t0, dt;
+	int s, i;
+
+	(void)state;
+	assert_true((s = socket(AF_INET, SOCK_DGRAM, 0)) >= 0);
+	memset(&sin, 0, sizeof(sin));
+	sin.sin_family = AF_INET;
+	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	assert_int_equal(bind(s, (struct sockaddr *)&sin, sizeof(sin)), 0);
+	assert_int_equal(getsockname(s, (struct sockaddr *)&sin, &len), 0);
+	snprintf(spec, sizeof(spec), "127.0.0.1@%u", ntohs(sin.sin_port));
+	assert_non_null(c = am_config_new());
+	set(c, "LookupThreads", "1");
+	assert_non_null(d = am_dns_ldns_new(&o, &why));
+	assert_non_null(e = am_engine_new(c, d, &why));
+	assert_non_null(m = am_msg_new(e, &env));
+	/* the SPF job is on the pool thread; wait until its query is out */
+	for (i = 0; i < 5000 && recv(s, byte, 1, MSG_DONTWAIT | MSG_PEEK) < 0;
+	    i++)
+		usleep(1000);
+	assert_true(i < 5000);
+	t0 = now_s();
+	am_msg_free(m);
+	dt = now_s() - t0;
+	print_message("message freed %.3f s after its lookup went out\n", dt);
+	assert_true(dt < 3.0);
+	am_engine_free(e);
+	am_dns_free(d);
+	am_config_free(c);
+	am_buf_release(&why);
+	close(s);
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_message_timeout),
+		cmocka_unit_test(test_free_while_in_flight),
 	};
 
 	return cmocka_run_group_tests_name("msg_dns", tests, NULL, NULL);
