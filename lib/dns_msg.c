@@ -70,8 +70,8 @@ struct dmsg {
 	                             read atomically by queries in flight */
 	struct mentry *entries;
 	size_t nentries;
-	struct tentry *trace;     /* AM_DNS_TRACE_MAX, allocated on first use */
-	size_t ntrace, dropped;
+	struct tentry *trace;     /* at most AM_DNS_TRACE_MAX */
+	size_t ntrace, cap, dropped;
 };
 
 /* Under the lock: the entry of (key, type), or NULL. */
@@ -94,15 +94,18 @@ trace(struct dmsg *m, const char *name, int type, enum am_dns_status st,
     const char *why)
 {
 	struct tentry *t;
+	size_t cap;
 
-	if (m->trace == NULL &&
-	    (m->trace = calloc(AM_DNS_TRACE_MAX, sizeof(*t))) == NULL) {
-		m->dropped++;
-		return;
-	}
-	if (m->ntrace >= AM_DNS_TRACE_MAX) {
-		m->dropped++;
-		return;
+	if (m->ntrace == m->cap) {
+		/* grown as needed: most messages make a handful of queries */
+		cap = m->cap == 0 ? 16 : m->cap * 2;
+		if (m->cap >= AM_DNS_TRACE_MAX || (t = realloc(m->trace,
+		    cap * sizeof(*t))) == NULL) {
+			m->dropped++;
+			return;
+		}
+		m->trace = t;
+		m->cap = cap;
 	}
 	t = &m->trace[m->ntrace++];
 	snprintf(t->name, sizeof(t->name), "%s", name);

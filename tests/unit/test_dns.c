@@ -820,9 +820,11 @@ test_msg_shared_inflight(void **state)
 static void
 test_msg_trace(void **state)
 {
-	struct am_buf tr = AM_BUF_INIT(1024);
+	struct am_buf tr = AM_BUF_INIT(1 << 16);
 	struct am_dns *shared, *d;
 	struct tick t;
+	char name[64];
+	int i;
 
 	(void)state;
 	shared = tick_stack(&t, 1, "slow.example.test");
@@ -838,6 +840,15 @@ test_msg_trace(void **state)
 	am_dns_msg_trace(d, trace_line, &tr);
 	assert_string_equal(am_buf_str(&tr), "www.example.test/A/ok/cache");
 	assert_int_equal(t.calls, 3);
+	d = am_dns_free(d);
+	/* at most AM_DNS_TRACE_MAX lines; the rest are counted */
+	d = am_dns_msg_new(shared);
+	for (i = 0; i < AM_DNS_TRACE_MAX + 44; i++) {
+		snprintf(name, sizeof(name), "n%d.example.test", i);
+		am_dns_answer_free(ask(d, name, AM_DNS_T_A, AM_DNS_NXDOMAIN));
+	}
+	am_buf_reset(&tr);
+	assert_int_equal(am_dns_msg_trace(d, trace_line, &tr), 44);
 	am_buf_release(&tr);
 	am_dns_free(d);
 	am_dns_free(shared);
