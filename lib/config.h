@@ -77,6 +77,7 @@ struct am_config {
 	unsigned dns_retries;
 	unsigned dns_cache_size;
 	unsigned lookup_threads;
+	unsigned message_timeout_ms; /* end of message to verdict, at most */
 	/* who is judged */
 	struct am_cidrlist trusted_networks;
 	int skip_authenticated;
@@ -85,6 +86,7 @@ struct am_config {
 	unsigned max_header_bytes;
 	/* spf */
 	int spf_mode;               /* enum am_spf_mode */
+	unsigned spf_timeout_ms;    /* one check_host() (RFC 7208 s.4.6.4) */
 	/* dkim */
 	int dkim_mode;
 	unsigned dkim_min_key_bits;

@@ -8,8 +8,10 @@
  * counted with atomic operations, so the cache may share one answer among
  * threads; they are never changed after the back end built them.
  */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "dns.h"
 #include "dns_priv.h"
@@ -95,14 +97,46 @@ settle(enum am_dns_status st, struct am_dns_answer **ans, struct am_buf *why)
 	return AM_DNS_TEMPFAIL;
 }
 
+uint64_t
+am_dns_clock(struct am_dns *d)
+{
+	struct timespec ts;
+
+	if (d != NULL && d->be->clock != NULL)
+		return d->be->clock(d->state);
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
 enum am_dns_status
 am_dns_query(struct am_dns *d, const char *name, int type,
     struct am_dns_answer **ans, struct am_buf *why)
 {
+	struct am_dns_ctl ctl = { 0, NULL, 0, 0 };
+
+	return am_dns_query_ctl(d, name, type, &ctl, ans, why);
+}
+
+enum am_dns_status
+am_dns_query_until(struct am_dns *d, const char *name, int type,
+    uint64_t deadline, struct am_dns_answer **ans, struct am_buf *why)
+{
+	struct am_dns_ctl ctl = { deadline, NULL, 0, 0 };
+
+	return am_dns_query_ctl(d, name, type, &ctl, ans, why);
+}
+
+enum am_dns_status
+am_dns_query_ctl(struct am_dns *d, const char *name, int type,
+    struct am_dns_ctl *ctl, struct am_dns_answer **ans, struct am_buf *why)
+{
 	char qname[AM_DNS_NAME_MAX + 1];
+	enum am_dns_status st;
 	size_t len;
 
 	*ans = NULL;
+	ctl->from_cache = 0;
+	ctl->timed_out = 0;
 	if (am_dns_name_check(name, why) != 0)
 		return AM_DNS_BADNAME;
 	if (type <= 0 || type > 65535) {
@@ -114,8 +148,17 @@ am_dns_query(struct am_dns *d, const char *name, int type,
 		len--;
 	memcpy(qname, name, len);
 	qname[len] = '\0';
+	if (ctl->deadline != 0 && am_dns_clock(d) >= ctl->deadline) {
+		am_buf_setf(why, "lookup deadline passed");
+		ctl->timed_out = 1;
+		return AM_DNS_TEMPFAIL;
+	}
 	__atomic_add_fetch(&d->queries, 1, __ATOMIC_RELAXED);
-	return settle(d->be->query(d->state, qname, type, ans, why), ans, why);
+	if (d->be->query_ctl != NULL)
+		st = d->be->query_ctl(d->state, qname, type, ctl, ans, why);
+	else
+		st = d->be->query(d->state, qname, type, ans, why);
+	return settle(st, ans, why);
 }
 
 int
@@ -206,6 +249,45 @@ am_dns_answer_free(struct am_dns_answer *a)
 		free(a->rr[i].text);
 	free(a);
 	return NULL;
+}
+
+const char *
+am_dns_source_name(enum am_dns_source s)
+{
+	switch (s) {
+	case AM_DNS_SRC_WIRE:
+		return "wire";
+	case AM_DNS_SRC_CACHE:
+		return "cache";
+	case AM_DNS_SRC_MESSAGE:
+		return "message";
+	case AM_DNS_SRC_SHARED:
+		return "shared";
+	case AM_DNS_SRC_DEADLINE:
+		return "deadline";
+	}
+	return "unknown";
+}
+
+const char *
+am_dns_type_name(int type, char *buf, size_t len)
+{
+	switch (type) {
+	case AM_DNS_T_A:
+		return "A";
+	case AM_DNS_T_CNAME:
+		return "CNAME";
+	case AM_DNS_T_PTR:
+		return "PTR";
+	case AM_DNS_T_MX:
+		return "MX";
+	case AM_DNS_T_TXT:
+		return "TXT";
+	case AM_DNS_T_AAAA:
+		return "AAAA";
+	}
+	snprintf(buf, len, "TYPE%d", type);
+	return buf;
 }
 
 const char *

@@ -11,6 +11,10 @@
  *                a mutex-guarded pool of resolvers, reused across queries
  *   dns_cache.c  a layer over another am_dns: TTL cache with negative
  *                caching, shared by all threads (one mutex)
+ *   dns_msg.c    a layer for one message over the shared stack: remembers
+ *                every answer and failure for the message, shares a query
+ *                in flight between threads, enforces the message's
+ *                deadline and keeps a trace of the queries for the log
  *   dns_zone.c   answers from master zone files (ldns parser); for tests and
  *                for the --check command with a local zone
  *
@@ -25,6 +29,11 @@
  * Writing a back end (e.g. a test wrapper that makes some names time out):
  * fill a struct am_dns_backend, call am_dns_new(&be, state), and forward to
  * an inner struct am_dns with am_dns_query(); see tests/unit/test_dns.c.
+ *
+ * Deadlines: am_dns_query_until() gives one query an absolute deadline in
+ * milliseconds on am_dns_clock(d); layers pass it down, the resolver cuts
+ * its UDP tries and TCP reads at it, and a query asked after it is
+ * TEMPFAIL at once. Every query also has the resolver's own total bound.
  *
  * Thread safety: am_dns_query() may be called from any number of threads at
  * once on the same struct am_dns; each back end says how it ensures that.
@@ -82,6 +91,21 @@ struct am_dns_answer {
 	int refs;             /* owned by dns.c; use am_dns_answer_ref/_free */
 };
 
+/* Per-query controls passed down the layers, and what they report back. */
+struct am_dns_ctl {
+	uint64_t deadline;    /* in: give up (TEMPFAIL) at this time, ms on
+	                         am_dns_clock(); 0: no deadline but the
+	                         back end's own */
+	const uint64_t *live; /* in: NULL, or a deadline (as above; 0: none)
+	                         that may be set or moved earlier while the
+	                         query is in flight; read atomically; the
+	                         message layer's MessageTimeout */
+	int from_cache;       /* out: 1 when a cache layer had the answer */
+	int timed_out;        /* out: 1 when the query is TEMPFAIL because a
+	                         deadline (the caller's or the message's)
+	                         passed, not because of an answer */
+};
+
 struct am_dns_backend {
 	const char *name;
 	/*
@@ -98,6 +122,20 @@ struct am_dns_backend {
 	 * the network (a live cache entry, an in-memory zone). NULL: never.
 	 */
 	int (*cached)(void *state, const char *name, int type);
+	/*
+	 * Optional: query with controls (deadline in, cache hit out); when
+	 * set it is used instead of query. Layers forward ctl to the inner
+	 * am_dns with am_dns_query_ctl().
+	 */
+	enum am_dns_status (*query_ctl)(void *state, const char *name,
+	    int type, struct am_dns_ctl *ctl, struct am_dns_answer **ans,
+	    struct am_buf *why);
+	/*
+	 * Optional: the clock deadlines are measured on, in milliseconds;
+	 * layers forward to their inner am_dns, so a test back end at the
+	 * bottom can bring a fake clock. NULL: CLOCK_MONOTONIC.
+	 */
+	uint64_t (*clock)(void *state);
 };
 
 struct am_dns {
@@ -121,6 +159,24 @@ struct am_dns *am_dns_free(struct am_dns *d);
  */
 enum am_dns_status am_dns_query(struct am_dns *d, const char *name, int type,
     struct am_dns_answer **ans, struct am_buf *why);
+
+/*
+ * am_dns_query() with an absolute deadline (ms on am_dns_clock(d); 0: none):
+ * a query asked at or after it is TEMPFAIL ("lookup deadline passed")
+ * without reaching the back end; one in flight gives up at it.
+ */
+enum am_dns_status am_dns_query_until(struct am_dns *d, const char *name,
+    int type, uint64_t deadline, struct am_dns_answer **ans,
+    struct am_buf *why);
+
+/* am_dns_query() with controls: deadline in, cache hit and time out out
+ * (ctl may not be NULL; the out fields are reset first). */
+enum am_dns_status am_dns_query_ctl(struct am_dns *d, const char *name,
+    int type, struct am_dns_ctl *ctl, struct am_dns_answer **ans,
+    struct am_buf *why);
+
+/* Now, in milliseconds, on the clock of d's deadlines. */
+uint64_t am_dns_clock(struct am_dns *d);
 
 /*
  * 1 when d can answer (name, type) right away, without a network round
@@ -164,9 +220,11 @@ struct am_dns_ldns_opts {
 
 /*
  * A resolver back end; NULL with why on error (bad server address). A
- * query takes at most nservers * retries * timeout_ms. SERVFAIL, REFUSED,
+ * query takes at most nservers * retries * timeout_ms in all, TCP
+ * included, and no longer than the caller's deadline. SERVFAIL, REFUSED,
  * other RCODEs and timeouts are TEMPFAIL with a why such as "SERVFAIL
- * from 127.0.0.1@5353"; answers over 256 records are TEMPFAIL too.
+ * from 127.0.0.1@5353". Replies whose ID or question do not match the
+ * query are ignored (RFC 5452 s.9.1) and the right one is awaited.
  */
 struct am_dns *am_dns_ldns_new(const struct am_dns_ldns_opts *o,
     struct am_buf *why);
@@ -200,5 +258,60 @@ struct am_dns *am_dns_cache_new(struct am_dns *inner, size_t max_entries,
  */
 void am_dns_cache_set_clock(struct am_dns *d, time_t (*now)(void *),
     void *arg);
+
+/*
+ * A layer for one message over shared (not taken over; must outlive the
+ * layer). Thread safe: the session thread and pool threads may ask at once.
+ * - Every result is remembered for the life of the layer: a name that
+ *   failed (TEMPFAIL) is not asked again, an answer is reused; two threads
+ *   asking the same name at once share one query.
+ * - am_dns_msg_set_deadline(): from then on a query past the deadline is
+ *   TEMPFAIL ("message deadline passed") at once, and one sent is given at
+ *   most the time left.
+ * - Each query asked of the layer is traced (am_dns_msg_trace()).
+ * NULL on out of memory.
+ */
+struct am_dns *am_dns_msg_new(struct am_dns *shared);
+
+/* The message's deadline, ms on am_dns_clock(d); 0: none; 1: now (the
+ * message is being freed). Lookups in flight see it within 100 ms. No-op
+ * if d is not a message layer. */
+void am_dns_msg_set_deadline(struct am_dns *d, uint64_t deadline);
+
+/* Where a traced answer came from. */
+enum am_dns_source {
+	AM_DNS_SRC_WIRE,      /* asked of the network (a cache miss) */
+	AM_DNS_SRC_CACHE,     /* the shared cache had it */
+	AM_DNS_SRC_MESSAGE,   /* asked before for this message: reused */
+	AM_DNS_SRC_SHARED,    /* another thread's query in flight, awaited */
+	AM_DNS_SRC_DEADLINE,  /* not asked: the message deadline had passed */
+};
+
+/* One query of a message, as traced. */
+struct am_dns_trace {
+	const char *name;     /* as asked, without trailing dot */
+	int type;
+	enum am_dns_status status;
+	uint32_t ttl;         /* of the answer; 0 on TEMPFAIL */
+	size_t count;         /* records */
+	enum am_dns_source source;
+	unsigned ms;          /* time the query took */
+	const char *why;      /* on TEMPFAIL, else "" */
+};
+
+/* At most this many queries are traced per message; more are counted. */
+#define AM_DNS_TRACE_MAX 256
+
+/*
+ * Call fn for each traced query, in order; returns how many were not
+ * traced (over AM_DNS_TRACE_MAX). Call when no query is in flight.
+ */
+size_t am_dns_msg_trace(struct am_dns *d,
+    void (*fn)(const struct am_dns_trace *t, void *arg), void *arg);
+
+/* "wire", "cache", "message", "shared", "deadline". */
+const char *am_dns_source_name(enum am_dns_source s);
+/* "A", "TXT", ... or "TYPE65" for others. */
+const char *am_dns_type_name(int type, char *buf, size_t len);
 
 #endif

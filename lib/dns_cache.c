@@ -16,6 +16,8 @@
  * Thread safety: one mutex guards the table and list; it is never held
  * while the inner back end is asked, so a slow lookup does not block hits.
  * Two threads missing on the same name both ask; the later answer wins.
+ * A query's deadline (struct am_dns_ctl) goes to the inner back end; a hit
+ * sets ctl->from_cache for the per-message trace.
  */
 #include <pthread.h>
 #include <stdlib.h>
@@ -189,8 +191,8 @@ keep_for(const struct cache *c, enum am_dns_status st,
 }
 
 static enum am_dns_status
-cache_query(void *state, const char *name, int type,
-    struct am_dns_answer **ans, struct am_buf *why)
+cache_query_ctl(void *state, const char *name, int type,
+    struct am_dns_ctl *ctl, struct am_dns_answer **ans, struct am_buf *why)
 {
 	struct cache *c = state;
 	unsigned char key[AM_DNS_WIRE_MAX];
@@ -199,20 +201,38 @@ cache_query(void *state, const char *name, int type,
 	uint32_t h, ttl;
 
 	if ((klen = am_dns_name_wire(name, key)) == 0)
-		return am_dns_query(c->inner, name, type, ans, why);
+		return am_dns_query_ctl(c->inner, name, type, ctl, ans, why);
 	h = key_hash(key, klen, type);
 	pthread_mutex_lock(&c->mu);
 	*ans = lookup(c, h, key, klen, type);
 	pthread_mutex_unlock(&c->mu);
-	if (*ans != NULL)
+	if (*ans != NULL) {
+		ctl->from_cache = 1;
 		return (*ans)->status;
-	st = am_dns_query(c->inner, name, type, ans, why);
+	}
+	st = am_dns_query_ctl(c->inner, name, type, ctl, ans, why);
 	if (*ans != NULL && (ttl = keep_for(c, st, *ans)) > 0) {
 		pthread_mutex_lock(&c->mu);
 		store(c, h, key, klen, type, *ans, ttl);
 		pthread_mutex_unlock(&c->mu);
 	}
 	return st;
+}
+
+static enum am_dns_status
+cache_query(void *state, const char *name, int type,
+    struct am_dns_answer **ans, struct am_buf *why)
+{
+	struct am_dns_ctl ctl = { 0, NULL, 0, 0 };
+
+	return cache_query_ctl(state, name, type, &ctl, ans, why);
+}
+
+/* Deadlines are on the inner back end's clock. */
+static uint64_t
+cache_clock(void *state)
+{
+	return am_dns_clock(((struct cache *)state)->inner);
 }
 
 /* A live entry, or the inner back end's own answer without the network. */
@@ -256,6 +276,8 @@ static const struct am_dns_backend cache_backend = {
 	.query = cache_query,
 	.close = cache_close,
 	.cached = cache_cached,
+	.query_ctl = cache_query_ctl,
+	.clock = cache_clock,
 };
 
 struct am_dns *

@@ -21,8 +21,16 @@
 
 /* Wire form of a name is at most 255 octets (RFC 1035 s.2.3.4). */
 #define AM_DNS_WIRE_MAX 255
-/* Caps on one answer, against hostile servers and zone files. */
-#define AM_DNS_MAX_RRS  256
+/*
+ * Caps on one answer, against hostile servers and zone files. A DNS message
+ * is at most 65,535 octets (RFC 1035 s.4.2.2) and a record takes at least
+ * 11 (a compression pointer or the root as owner, type, class, TTL,
+ * RDLENGTH), so no reply holds more than 5,957 records: the message size
+ * already bounds the count, and a smaller cap would turn a large but valid
+ * answer (300 TXT records at a name) into TEMPFAIL, which an attacker
+ * could use against a domain's mail. This cap is that bound, as a guard.
+ */
+#define AM_DNS_MAX_RRS  (65535 / 11)
 #define AM_DNS_MAX_TEXT (64 * 1024)
 /* Negative TTL when no SOA tells one (RFC 2308 s.5 leaves it to us). */
 #define AM_DNS_NEG_TTL_DEFAULT 300

@@ -148,10 +148,10 @@ spf_cached(const struct am_msg *m)
 	const char *at = strrchr(m->mail_from, '@');
 	const char *dom = m->mail_from[0] != '\0' && at != NULL ? at + 1 : m->helo;
 
-	if (dom == NULL || !am_dns_cached(m->e->dns, dom, AM_DNS_T_TXT))
+	if (dom == NULL || !am_dns_cached(m->dns, dom, AM_DNS_T_TXT))
 		return 0;
 	if (m->e->conf->spf_mode == AM_SPFMODE_HELO_MAILFROM && m->helo != NULL &&
-	    m->helo[0] != '\0' && !am_dns_cached(m->e->dns, m->helo, AM_DNS_T_TXT))
+	    m->helo[0] != '\0' && !am_dns_cached(m->dns, m->helo, AM_DNS_T_TXT))
 		return 0;
 	return 1;
 }
@@ -176,7 +176,7 @@ am_msg_new(struct am_engine *e, const struct am_envelope *env)
 	m->authserv_id = strdup(id);
 	m->receiver = strdup(env->receiver != NULL ? env->receiver : id);
 	if (m->queue_id == NULL || m->mail_from == NULL || m->authserv_id == NULL ||
-	    m->receiver == NULL)
+	    m->receiver == NULL || (m->dns = am_dns_msg_new(e->dns)) == NULL)
 		return am_msg_free(m);
 	if (m->client_ip != NULL && am_addr_parse(&m->addr, m->client_ip) == 0)
 		m->have_addr = 1;
@@ -188,7 +188,7 @@ am_msg_new(struct am_engine *e, const struct am_envelope *env)
 	if (e->conf->dkim_mode && m->v.skip_reason == NULL) {
 		struct am_dkim_conf dc = { e->conf->dkim_min_key_bits,
 		    e->conf->dkim_max_signatures, 0, e->keycache };
-		if ((m->dkim = am_dkim_new(&dc, e->dns)) == NULL)
+		if ((m->dkim = am_dkim_new(&dc, m->dns)) == NULL)
 			return am_msg_free(m);
 	}
 	if (am_msg_arc_new(m) != 0)
@@ -223,7 +223,7 @@ static void
 early_job(void *arg)
 {
 	struct am_early *x = arg;
-	struct am_dns *dns = x->m->e->dns;
+	struct am_dns *dns = x->m->dns;
 	struct am_dns_answer *a = NULL;
 	char name[sizeof(x->name) + 8], org[AM_DNS_NAME_MAX + 1];
 	struct am_buf why = AM_BUF_INIT(512);
@@ -252,7 +252,7 @@ start_early(struct am_msg *m, const char *name, int dmarc)
 	if (m->nearly == PREFETCH_MAX || strlen(name) > AM_DNS_NAME_MAX)
 		return;
 	snprintf(q, sizeof(q), "%s%s", dmarc ? "_dmarc." : "", name);
-	if (am_dns_cached(m->e->dns, q, AM_DNS_T_TXT))
+	if (am_dns_cached(m->dns, q, AM_DNS_T_TXT))
 		return;
 	x = &m->early[m->nearly++];
 	x->m = m;
@@ -265,9 +265,8 @@ start_early(struct am_msg *m, const char *name, int dmarc)
 static int
 early_wanted(const struct am_msg *m)
 {
-	/* without a cache, an early answer would be lost */
-	return m->e->conf->dns_cache_size > 0 && m->v.skip_reason == NULL &&
-	    !m->hdr_overflow;
+	/* the message's own DNS layer keeps the answers, cache or not */
+	return m->v.skip_reason == NULL && !m->hdr_overflow;
 }
 
 /* A DKIM-Signature has arrived: start its key lookup (one slot is kept
@@ -471,6 +470,9 @@ am_msg_finish(struct am_msg *m)
 	if (m->finished)
 		return &m->v;
 	m->finished = 1;
+	if (m->e->conf->message_timeout_ms > 0)
+		am_dns_msg_set_deadline(m->dns, am_dns_clock(m->dns) +
+		    m->e->conf->message_timeout_ms);
 	m->v.action = AM_ACTION_ACCEPT;
 	m->v.policy_reason = "";
 	m->v.override_note = "";
@@ -496,7 +498,9 @@ am_msg_free(struct am_msg *m)
 
 	if (m == NULL)
 		return NULL;
-	/* A job may still be using the message (an aborted transaction). */
+	/* A job may still be using the message (an aborted transaction):
+	 * its lookups in flight give up now instead of at their deadline. */
+	am_dns_msg_set_deadline(m->dns, 1);
 	am_jobs_cancel(m->e->jobs, &m->spf_job);
 	for (i = 0; i < m->nearly; i++)
 		am_jobs_cancel(m->e->jobs, &m->early[i].job);
@@ -528,8 +532,16 @@ am_msg_free(struct am_msg *m)
 	am_dmarc_response_release(&m->dmarc);
 	am_policy_out_release(&m->pol);
 	am_buf_release(&m->v.log);
+	am_dns_free(m->dns);
 	free(m);
 	return NULL;
+}
+
+size_t
+am_msg_dns_trace(struct am_msg *m,
+    void (*fn)(const struct am_dns_trace *t, void *arg), void *arg)
+{
+	return am_dns_msg_trace(m->dns, fn, arg);
 }
 
 const char *

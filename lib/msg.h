@@ -143,8 +143,18 @@ void am_msg_header(struct am_msg *m, const char *name, const char *value,
 void am_msg_end_headers(struct am_msg *m);
 /* A body chunk (CRLF line ends). */
 void am_msg_body(struct am_msg *m, const void *buf, size_t len);
-/* Run the checks; the verdict stays valid until am_msg_free(). */
+/*
+ * Run the checks; the verdict stays valid until am_msg_free(). From here
+ * the checks have MessageTimeout: past it, lookups are TEMPFAIL at once.
+ */
 const struct am_verdict *am_msg_finish(struct am_msg *m);
+/*
+ * Each DNS query the message made (name, type, status, TTL, cache or
+ * wire), in order, for the debug log; call after am_msg_finish(). Returns
+ * how many were not traced (over AM_DNS_TRACE_MAX).
+ */
+size_t am_msg_dns_trace(struct am_msg *m,
+    void (*fn)(const struct am_dns_trace *t, void *arg), void *arg);
 /* Free the message; returns NULL. NULL is a no-op. */
 struct am_msg *am_msg_free(struct am_msg *m);
 

@@ -63,7 +63,7 @@ am_msg_arc_new(struct am_msg *m)
 	memset(&ac, 0, sizeof(ac));
 	ac.min_key_bits = m->e->conf->dkim_min_key_bits;
 	ac.seal = m->e->arc_key != NULL;
-	return (m->arc = am_arc_new(&ac, m->e->dns)) != NULL ? 0 : -1;
+	return (m->arc = am_arc_new(&ac, m->dns)) != NULL ? 0 : -1;
 }
 
 void
@@ -86,8 +86,8 @@ aligned(struct am_msg *m, const char *domain)
 		return 0;
 	if (am_idna_equal(domain, m->dmarc.from_domain))
 		return 1;
-	if (am_dmarc_org_domain(&m->e->dmarc, m->e->dns, domain, a, &q, NULL) != AM_DNS_OK ||
-	    am_dmarc_org_domain(&m->e->dmarc, m->e->dns, m->dmarc.from_domain, b, &q,
+	if (am_dmarc_org_domain(&m->e->dmarc, m->dns, domain, a, &q, NULL) != AM_DNS_OK ||
+	    am_dmarc_org_domain(&m->e->dmarc, m->dns, m->dmarc.from_domain, b, &q,
 	    NULL) != AM_DNS_OK)
 		return 0;
 	return strcasecmp(a, b) == 0;

@@ -24,6 +24,7 @@ spf_request(const struct am_msg *m, struct am_spf_request *req)
 	req->receiver = m->receiver;
 	req->default_exp = NULL;
 	req->now = 0;
+	req->timeout_ms = m->e->conf->spf_timeout_ms;
 }
 
 /* 1 when SPF is to be evaluated for this message. */
@@ -43,11 +44,11 @@ am_msg_spf_job(void *arg)
 	int null_sender = m->mail_from[0] == '\0';
 
 	spf_request(m, &req);
-	am_spf_mailfrom(m->e->dns, &req, &m->v.spf_mailfrom);
+	am_spf_mailfrom(m->dns, &req, &m->v.spf_mailfrom);
 	m->v.spf_mailfrom_done = 1;
 	if (m->e->conf->spf_mode == AM_SPFMODE_HELO_MAILFROM && !null_sender &&
 	    m->helo != NULL && m->helo[0] != '\0') {
-		am_spf_helo(m->e->dns, &req, &m->v.spf_helo);
+		am_spf_helo(m->dns, &req, &m->v.spf_helo);
 		m->v.spf_helo_done = 1;
 	}
 }
@@ -135,7 +136,7 @@ am_msg_run_dmarc(struct am_msg *m)
 	in.ndkim = n > 0 ? dmarc_dkim_input(m, dk) : 0;
 	in.dkim = dk;
 	in.sample = arc4random_uniform(100);
-	am_dmarc_eval(&m->e->dmarc, m->e->dns, &in, &m->dmarc);
+	am_dmarc_eval(&m->e->dmarc, m->dns, &in, &m->dmarc);
 	if (dk == NULL && m->v.dkim != NULL && am_dkim_count(m->v.dkim) > 0) {
 		m->dmarc.result = AM_DMARC_TEMPERROR;
 		am_buf_setf(&m->dmarc.why, "out of memory");

@@ -64,6 +64,9 @@ struct am_early {
  */
 struct am_msg {
 	struct am_engine *e;
+	struct am_dns *dns;         /* this message's DNS layer over e->dns
+	                               (dns_msg.c, thread safe): every lookup
+	                               of the message goes through it */
 	char *queue_id, *client_ip, *helo, *mail_from, *auth_user;
 	char *authserv_id, *receiver;
 	struct am_addr addr;

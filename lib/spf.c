@@ -31,6 +31,9 @@ spf_ctx_init(struct spf_ctx *c, struct am_dns *dns,
 
 	memset(c, 0, sizeof(*c) - sizeof(c->valid));
 	c->dns = dns;
+	if (dns != NULL)
+		c->deadline = am_dns_clock(dns) + (req->timeout_ms != 0 ?
+		    req->timeout_ms : AM_SPF_TIMEOUT_DEFAULT);
 	c->req = req;
 	c->r = r;
 	if (*s == '\0')
@@ -51,6 +54,34 @@ spf_ctx_init(struct spf_ctx *c, struct am_dns *dns,
 	if (!am_idna_is_ascii(helo, strlen(helo)) &&
 	    am_idna_to_ascii(helo, c->helo_a, NULL) == AM_IDNA_OK)
 		c->helo = c->helo_a;
+}
+
+enum am_dns_status
+spf_query(struct spf_ctx *c, const char *name, int type,
+    struct am_dns_answer **ans, struct am_buf *why)
+{
+	struct am_dns_ctl ctl = { c->deadline, NULL, 0, 0 };
+	struct am_buf mine = AM_BUF_INIT(256);
+	enum am_dns_status st;
+
+	*ans = NULL;
+	if (why == NULL)
+		why = &mine;
+	if (c->deadline != 0 && am_dns_clock(c->dns) >= c->deadline) {
+		am_buf_setf(why, "SPF evaluation time limit of %u s passed",
+		    (unsigned)((c->req->timeout_ms != 0 ? c->req->timeout_ms :
+		    AM_SPF_TIMEOUT_DEFAULT) / 1000));
+		st = AM_DNS_TEMPFAIL;
+		ctl.timed_out = 1;
+	} else
+		st = am_dns_query_ctl(c->dns, name, type, &ctl, ans, why);
+	if (st == AM_DNS_TEMPFAIL && ctl.timed_out && !c->timed_out) {
+		c->timed_out = 1;
+		snprintf(c->timeout_why, sizeof(c->timeout_why), "%s",
+		    am_buf_str(why));
+	}
+	am_buf_release(&mine);
+	return st;
 }
 
 void
@@ -98,7 +129,7 @@ name_validates(struct spf_ctx *c, const char *name)
 	size_t i;
 	int ok = 0;
 
-	if (am_dns_query(c->dns, name, v6 ? AM_DNS_T_AAAA : AM_DNS_T_A, &ans,
+	if (spf_query(c, name, v6 ? AM_DNS_T_AAAA : AM_DNS_T_A, &ans,
 	    NULL) != AM_DNS_OK) {
 		am_dns_answer_free(ans);
 		return 0;
@@ -131,7 +162,7 @@ spf_ptr_validate(struct spf_ctx *c)
 	if (c->dns == NULL)
 		return;
 	spf_rev_name(&c->req->ip, rev, sizeof(rev), 0);
-	c->ptr_status = am_dns_query(c->dns, rev, AM_DNS_T_PTR, &ans, NULL);
+	c->ptr_status = spf_query(c, rev, AM_DNS_T_PTR, &ans, NULL);
 	if (c->ptr_status == AM_DNS_OK && ans->count == 0)
 		c->ptr_status = AM_DNS_NODATA;
 	for (i = 0; c->ptr_status == AM_DNS_OK && i < ans->count &&
@@ -202,6 +233,12 @@ am_spf_check_host(struct am_dns *dns, const struct am_spf_request *req,
 	}
 	spf_ctx_init(c, dns, req, r);
 	r->result = spf_check_host(c, domain, 0, 0);
+	if (c->timed_out) {
+		/* s.4.6.4: whatever matched after a lookup was cut short */
+		am_buf_setf(&r->reason, "evaluation stopped: %s",
+		    c->timeout_why);
+		r->result = AM_SPF_TEMPERROR;
+	}
 	r->dns_terms = c->terms;
 	r->void_lookups = c->voids;
 	if (r->result != AM_SPF_FAIL)

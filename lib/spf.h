@@ -12,7 +12,11 @@
  *
  * Every syntax error anywhere in a record is permerror before any term is
  * evaluated (s.4.6). Limits of s.4.6.4: 10 DNS-querying terms across
- * include/redirect, 2 void lookups, 10 MX and 10 PTR names. Macro output is
+ * include/redirect, 2 void lookups, 10 MX and 10 PTR names, and the
+ * elapsed time of one evaluation (timeout_ms, on am_dns_clock()): a lookup
+ * is given only the time left, and once a lookup fails at that deadline
+ * (or the message's) the result is temperror whatever the record says --
+ * a ptr or mx that merely did not match in time must not turn into -all. Macro output is
  * bounded (AM_SPF_EXPAND_MAX). The module keeps no state between calls and
  * is safe on any number of threads.
  */
@@ -47,7 +51,14 @@ struct am_spf_request {
 	const char *default_exp;  /* explanation when the record has no exp=
 	                             (or it fails); NULL: none */
 	time_t now;               /* for %{t}; 0: time(NULL) */
+	unsigned timeout_ms;      /* longest one check_host() may take, its
+	                             lookups included (s.4.6.4: at least
+	                             20 s); past it the result is temperror;
+	                             0: AM_SPF_TIMEOUT_DEFAULT */
 };
+
+/* RFC 7208 s.4.6.4: "at least 20 seconds" before giving up. */
+#define AM_SPF_TIMEOUT_DEFAULT 20000
 
 struct am_spf_response {
 	enum am_spf_result result;

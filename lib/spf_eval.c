@@ -81,7 +81,7 @@ record_lookup(struct spf_ctx *c, const char *domain,
 	enum am_spf_result res = AM_SPF_NEUTRAL;
 	size_t i, n = 0;
 
-	st = am_dns_query(c->dns, domain, AM_DNS_T_TXT, ans, &why);
+	st = spf_query(c, domain, AM_DNS_T_TXT, ans, &why);
 	if (st == AM_DNS_TEMPFAIL)
 		res = verdict(c, AM_SPF_TEMPERROR, "DNS error looking up "
 		    "TXT of %s (%s)", domain, am_buf_str(&why));
@@ -115,8 +115,8 @@ explain(struct spf_ctx *c, const struct spf_record *rec, const char *domain)
 
 	if (rec->exp.n > 0 && spf_target_expand(c, rec->exp.p, rec->exp.n,
 	    domain, &name, &why) == SPF_TGT_OK &&
-	    am_dns_query(c->dns, am_buf_str(&name), AM_DNS_T_TXT, &ans,
-	    &why) == AM_DNS_OK && ans->count == 1 &&
+	    am_dns_query_until(c->dns, am_buf_str(&name), AM_DNS_T_TXT,
+	    c->deadline, &ans, &why) == AM_DNS_OK && ans->count == 1 &&
 	    ans->rr[0].type == AM_DNS_T_TXT)
 		done = spf_macro_expand(c, ans->rr[0].text, ans->rr[0].textlen,
 		    domain, SPF_MX_EXPLAIN, out, &why) == 0;

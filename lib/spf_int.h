@@ -77,9 +77,20 @@ struct spf_ctx {
 	unsigned voids;           /* void lookups so far */
 	int ptr_done;             /* validated names of the client looked up */
 	enum am_dns_status ptr_status; /* of the client's PTR query */
+	uint64_t deadline;        /* s.4.6.4 time limit, on am_dns_clock() */
+	int timed_out;            /* a lookup failed at a deadline */
+	char timeout_why[128];    /* its reason */
 	size_t nvalid;
 	char valid[SPF_MAX_PTR][AM_DNS_NAME_MAX + 1];
 };
+
+/*
+ * Every lookup of an evaluation: am_dns_query() under the evaluation's
+ * deadline; a failure at a deadline sets c->timed_out (the result is then
+ * temperror). explain: the exp= lookup, whose failure changes nothing.
+ */
+enum am_dns_status spf_query(struct spf_ctx *c, const char *name, int type,
+    struct am_dns_answer **ans, struct am_buf *why);
 
 /* Macro expansion contexts. */
 #define SPF_MX_DOMAIN  0          /* domain-spec: no c r t, 253 truncation */

@@ -103,7 +103,7 @@ first_query(struct spf_ctx *c, const struct spf_term *t, const char *name,
 	enum am_dns_status st;
 	enum spf_match m = SPF_MATCH;
 
-	st = am_dns_query(c->dns, name, type, ans, &why);
+	st = spf_query(c, name, type, ans, &why);
 	if (st == AM_DNS_OK && (*ans)->count == 0)
 		st = AM_DNS_NODATA;
 	switch (st) {
@@ -148,7 +148,7 @@ mx_host(struct spf_ctx *c, const struct spf_term *t, const char *host)
 	enum am_dns_status st;
 	enum spf_match m = SPF_NOMATCH;
 
-	st = am_dns_query(c->dns, host, addr_type(c), &ans, &why);
+	st = spf_query(c, host, addr_type(c), &ans, &why);
 	if (st == AM_DNS_TEMPFAIL)
 		m = dns_failed(c, t, &why);
 	else if (st == AM_DNS_OK && addrs_match(c, ans, prefix_of(c, t)))

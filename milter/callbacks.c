@@ -320,6 +320,7 @@ cb_eom(SMFICTX *ctx)
 	edit_headers(ctx, c, v, qid);
 	r = reply(ctx, v, qid);
 	log_info("%s %s", qid, am_buf_str(&v->log));
+	am_log_dns_trace(qid, m);
 	msg_reset(c);
 	return r;
 }

@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "check.h"
+#include "log.h"
 
 /* One header field being collected. */
 struct field {
@@ -195,6 +196,7 @@ am_check_run(struct am_engine *e, const struct am_check_args *a)
 		return 1;
 	}
 	print_verdict(am_msg_finish(m));
+	am_log_dns_trace("CHECK", m);
 	am_msg_free(m);
 	return 0;
 }

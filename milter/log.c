@@ -16,6 +16,7 @@
 
 #include "config.h"
 #include "log.h"
+#include "msg.h"
 
 static int log_syslog;
 static int log_level = AM_LOGLEVEL_INFO;
@@ -106,4 +107,29 @@ fatal(const char *fmt, ...)
 	vlog(AM_LOGLEVEL_ERROR, LOG_ERR, fmt, ap, NULL);
 	va_end(ap);
 	exit(1);
+}
+
+/* One traced query as a debug line. */
+static void
+dns_trace_line(const struct am_dns_trace *t, void *arg)
+{
+	char tb[16];
+
+	log_debug("%s dns %s/%s %s ttl=%u records=%zu %s %ums%s%s%s",
+	    (const char *)arg, t->name, am_dns_type_name(t->type, tb,
+	    sizeof(tb)), am_dns_status_name(t->status), (unsigned)t->ttl,
+	    t->count, am_dns_source_name(t->source), t->ms,
+	    t->why[0] != '\0' ? " (" : "", t->why, t->why[0] != '\0' ? ")" : "");
+}
+
+void
+am_log_dns_trace(const char *qid, struct am_msg *m)
+{
+	size_t dropped;
+
+	if (!am_log_enabled(AM_LOGLEVEL_DEBUG) || m == NULL)
+		return;
+	dropped = am_msg_dns_trace(m, dns_trace_line, (void *)qid);
+	if (dropped > 0)
+		log_debug("%s dns %zu more queries not traced", qid, dropped);
 }

@@ -22,6 +22,13 @@ void log_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void log_warnx(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void log_info(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void log_debug(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+struct am_msg;
+/*
+ * At LogLevel debug, one line per DNS query of message m, after its
+ * decision line: "QID dns NAME/TYPE STATUS ttl=N records=N SOURCE Nms
+ * (why)" -- so an administrator can see why a verdict came out as it did.
+ */
+void am_log_dns_trace(const char *qid, struct am_msg *m);
 /* Log at error level and exit(1): startup only, never per message. */
 void fatal(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
 

@@ -9,7 +9,10 @@
  * - an example of a test-only wrapping back end ("flaky": some (name,
  *   type) pairs time out), as the SPF conformance runner needs;
  * - the cache: hits, expiry on an injected clock, negative caching and its
- *   cap, TEMPFAIL not cached, LRU eviction, 8 threads.
+ *   cap, TEMPFAIL not cached, LRU eviction, 8 threads;
+ * - the per-message layer (dns_msg.c) over a back end on a fake clock:
+ *   failures remembered, the message deadline, one query shared by two
+ *   threads, the trace.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -17,6 +20,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -328,7 +332,10 @@ test_zone_many_names(void **state)
 	a = ask(d, "dup.big.test", AM_DNS_T_A, AM_DNS_OK);
 	assert_int_equal(a->count, 1);
 	am_dns_answer_free(a);
-	assert_null(ask(d, "wide.big.test", AM_DNS_T_A, AM_DNS_TEMPFAIL));
+	/* 300 records at one name: a normal answer (issue 9 item 16) */
+	a = ask(d, "wide.big.test", AM_DNS_T_A, AM_DNS_OK);
+	assert_int_equal(a->count, 300);
+	am_dns_answer_free(a);
 	print_message("20000 names: load and 2858 lookups in %.0f ms CPU\n",
 	    (double)(clock() - t0) * 1000 / CLOCKS_PER_SEC);
 	am_dns_free(d);
@@ -570,6 +577,283 @@ test_cache_threads(void **state)
 	am_dns_free(d);
 }
 
+
+/* ---- the per-message layer ---- */
+
+/*
+ * A back end on a fake clock: each query takes step ms of it; names equal
+ * to fail time out; with gate set, a query waits for the test to open it.
+ */
+struct tick {
+	struct am_dns *inner;
+	uint64_t now, step;
+	unsigned long calls;
+	uint64_t last_deadline;   /* ctl->deadline of the last query */
+	const char *fail;
+	int gate, entered, open;  /* atomics */
+};
+
+static enum am_dns_status
+tick_query_ctl(void *state, const char *name, int type, struct am_dns_ctl *ctl,
+    struct am_dns_answer **ans, struct am_buf *why)
+{
+	struct tick *t = state;
+
+	__atomic_add_fetch(&t->calls, 1, __ATOMIC_SEQ_CST);
+	__atomic_store_n(&t->entered, 1, __ATOMIC_SEQ_CST);
+	t->last_deadline = ctl->deadline;
+	while (t->gate && !__atomic_load_n(&t->open, __ATOMIC_SEQ_CST))
+		usleep(1000);
+	__atomic_add_fetch(&t->now, t->step, __ATOMIC_SEQ_CST);
+	if (t->fail != NULL && strcasecmp(name, t->fail) == 0) {
+		am_buf_setf(why, "no answer from 192.0.2.53@53 (test)");
+		return AM_DNS_TEMPFAIL;
+	}
+	return am_dns_query(t->inner, name, type, ans, why);
+}
+
+static enum am_dns_status
+tick_query(void *state, const char *name, int type,
+    struct am_dns_answer **ans, struct am_buf *why)
+{
+	struct am_dns_ctl ctl = { 0, NULL, 0, 0 };
+
+	return tick_query_ctl(state, name, type, &ctl, ans, why);
+}
+
+static uint64_t
+tick_clock(void *state)
+{
+	return __atomic_load_n(&((struct tick *)state)->now, __ATOMIC_SEQ_CST);
+}
+
+static void
+tick_close(void *state)
+{
+	am_dns_free(((struct tick *)state)->inner);
+}
+
+static const struct am_dns_backend tick_backend = {
+	.name = "tick", .query = tick_query, .close = tick_close,
+	.query_ctl = tick_query_ctl, .clock = tick_clock,
+};
+
+/* The shared stack of the engine (cache over tick over the zone). */
+static struct am_dns *
+tick_stack(struct tick *t, uint64_t step, const char *fail)
+{
+	memset(t, 0, sizeof(*t));
+	t->inner = zone_open();
+	t->now = 1000000;
+	t->step = step;
+	t->fail = fail;
+	return am_dns_cache_new(am_dns_new(&tick_backend, t), 100, 3600);
+}
+
+/* Ask and check the status; the answer is dropped. */
+static void
+mask(struct am_dns *d, const char *name, int type, enum am_dns_status want,
+    const char *why_has)
+{
+	struct am_buf why = AM_BUF_INIT(256);
+	struct am_dns_answer *a = NULL;
+	enum am_dns_status st;
+
+	st = am_dns_query(d, name, type, &a, &why);
+	if (st != want || (why_has != NULL &&
+	    strstr(am_buf_str(&why), why_has) == NULL))
+		fail_msg("%s: got %s (%s), want %s (%s)", name,
+		    am_dns_status_name(st), am_buf_str(&why),
+		    am_dns_status_name(want), why_has ? why_has : "");
+	am_dns_answer_free(a);
+	am_buf_release(&why);
+}
+
+/* The trace rendered as "name/TYPE/status/source" joined by " | ". */
+static void
+trace_line(const struct am_dns_trace *t, void *arg)
+{
+	struct am_buf *out = arg;
+	char tb[16];
+
+	am_buf_printf(out, "%s%s/%s/%s/%s", out->len > 0 ? " | " : "",
+	    t->name, am_dns_type_name(t->type, tb, sizeof(tb)),
+	    am_dns_status_name(t->status), am_dns_source_name(t->source));
+}
+
+/*
+ * Issue 9 item 10: a domain that never answers, asked by the early-lookup
+ * thread and again by the session thread. Each lookup takes 10 s (the
+ * default DNSTimeout 5 s times DNSRetries 2).
+ */
+static void
+test_msg_remembers_tempfail(void **state)
+{
+	const char *names[2] = { "sel._domainkey.example.test",
+	    "_dmarc.example.test" };
+	struct am_dns *shared, *d;
+	struct tick t;
+	int pass, i;
+	uint64_t t0;
+
+	(void)state;
+	/* without the layer (as before): each name costs its timeout twice */
+	shared = tick_stack(&t, 10000, NULL);
+	for (pass = 0, t0 = t.now; pass < 2; pass++)
+		for (i = 0; i < 2; i++) {
+			t.fail = names[i];
+			mask(shared, names[i], AM_DNS_T_TXT, AM_DNS_TEMPFAIL,
+			    "no answer");
+		}
+	print_message("cache only: %lu queries, %.0f s\n", t.calls,
+	    (double)(t.now - t0) / 1000);
+	assert_int_equal(t.calls, 4);
+	am_dns_free(shared);
+	/* with it: asked once each, the second time answered at once */
+	shared = tick_stack(&t, 10000, NULL);
+	d = am_dns_msg_new(shared);
+	for (pass = 0, t0 = t.now; pass < 2; pass++)
+		for (i = 0; i < 2; i++) {
+			t.fail = names[i];
+			mask(d, names[i], AM_DNS_T_TXT, AM_DNS_TEMPFAIL,
+			    "no answer from 192.0.2.53@53");
+		}
+	print_message("message layer: %lu queries, %.0f s\n", t.calls,
+	    (double)(t.now - t0) / 1000);
+	assert_int_equal(t.calls, 2);
+	/* a new message asks again: failures are not cached across */
+	d = am_dns_free(d);
+	d = am_dns_msg_new(shared);
+	t.fail = names[0];
+	mask(d, names[0], AM_DNS_T_TXT, AM_DNS_TEMPFAIL, NULL);
+	assert_int_equal(t.calls, 3);
+	am_dns_free(d);
+	am_dns_free(shared);
+}
+
+static void
+test_msg_deadline(void **state)
+{
+	struct am_buf tr = AM_BUF_INIT(1024);
+	struct am_dns *shared, *d;
+	struct tick t;
+	uint64_t dl;
+
+	(void)state;
+	shared = tick_stack(&t, 600, NULL);
+	d = am_dns_msg_new(shared);
+	assert_non_null(d);
+	dl = am_dns_clock(d) + 1000;
+	am_dns_msg_set_deadline(d, dl);
+	mask(d, "www.example.test", AM_DNS_T_A, AM_DNS_OK, NULL);
+	/* the query in flight was given the message deadline */
+	assert_true(t.last_deadline == dl);
+	mask(d, "www.example.test", AM_DNS_T_AAAA, AM_DNS_OK, NULL);
+	assert_int_equal(t.calls, 2);
+	/* 1200 ms used of 1000: everything fails at once, nothing is sent */
+	mask(d, "example.test", AM_DNS_T_MX, AM_DNS_TEMPFAIL,
+	    "message deadline passed");
+	mask(d, "www.example.test", AM_DNS_T_A, AM_DNS_TEMPFAIL,
+	    "message deadline passed");
+	assert_int_equal(t.calls, 2);
+	assert_int_equal(am_dns_msg_trace(d, trace_line, &tr), 0);
+	assert_string_equal(am_buf_str(&tr), "www.example.test/A/ok/wire | "
+	    "www.example.test/AAAA/ok/wire | example.test/MX/tempfail/deadline"
+	    " | www.example.test/A/tempfail/deadline");
+	am_buf_release(&tr);
+	am_dns_free(d);
+	am_dns_free(shared);
+}
+
+struct asker {
+	struct am_dns *d;
+	enum am_dns_status st;
+	pthread_t th;
+};
+
+static void *
+asker_run(void *arg)
+{
+	struct asker *k = arg;
+	struct am_dns_answer *a = NULL;
+
+	k->st = am_dns_query(k->d, "www.example.test", AM_DNS_T_A, &a, NULL);
+	am_dns_answer_free(a);
+	return NULL;
+}
+
+/* Two threads asking the same name at once send one query. */
+static void
+test_msg_shared_inflight(void **state)
+{
+	struct am_buf tr = AM_BUF_INIT(1024);
+	struct asker k[2];
+	struct am_dns *shared, *d;
+	struct tick t;
+	int i;
+
+	(void)state;
+	shared = tick_stack(&t, 1, NULL);
+	t.gate = 1;
+	d = am_dns_msg_new(shared);
+	k[0].d = k[1].d = d;
+	assert_int_equal(pthread_create(&k[0].th, NULL, asker_run, &k[0]), 0);
+	while (!__atomic_load_n(&t.entered, __ATOMIC_SEQ_CST))
+		usleep(1000);
+	assert_int_equal(pthread_create(&k[1].th, NULL, asker_run, &k[1]), 0);
+	usleep(50000);          /* let it wait; if it is late it reuses */
+	__atomic_store_n(&t.open, 1, __ATOMIC_SEQ_CST);
+	for (i = 0; i < 2; i++) {
+		pthread_join(k[i].th, NULL);
+		assert_int_equal(k[i].st, AM_DNS_OK);
+	}
+	assert_int_equal(t.calls, 1);
+	am_dns_msg_trace(d, trace_line, &tr);
+	print_message("two threads: %s\n", am_buf_str(&tr));
+	assert_non_null(strstr(am_buf_str(&tr), "www.example.test/A/ok/wire"));
+	am_buf_release(&tr);
+	am_dns_free(d);
+	am_dns_free(shared);
+}
+
+/* The trace says where each answer came from. */
+static void
+test_msg_trace(void **state)
+{
+	struct am_buf tr = AM_BUF_INIT(1 << 16);
+	struct am_dns *shared, *d;
+	struct tick t;
+	char name[64];
+	int i;
+
+	(void)state;
+	shared = tick_stack(&t, 1, "slow.example.test");
+	d = am_dns_msg_new(shared);
+	mask(d, "www.example.test", AM_DNS_T_A, AM_DNS_OK, NULL);
+	mask(d, "www.example.test", AM_DNS_T_A, AM_DNS_OK, NULL);
+	mask(d, "nothing.example.test", AM_DNS_T_A, AM_DNS_NXDOMAIN, NULL);
+	mask(d, "slow.example.test", AM_DNS_T_TXT, AM_DNS_TEMPFAIL, NULL);
+	d = am_dns_free(d);
+	d = am_dns_msg_new(shared);     /* the next message */
+	mask(d, "www.example.test", AM_DNS_T_A, AM_DNS_OK, NULL);
+	assert_int_equal(am_dns_cached(d, "www.example.test", AM_DNS_T_A), 1);
+	am_dns_msg_trace(d, trace_line, &tr);
+	assert_string_equal(am_buf_str(&tr), "www.example.test/A/ok/cache");
+	assert_int_equal(t.calls, 3);
+	d = am_dns_free(d);
+	/* at most AM_DNS_TRACE_MAX lines; the rest are counted */
+	d = am_dns_msg_new(shared);
+	for (i = 0; i < AM_DNS_TRACE_MAX + 44; i++) {
+		snprintf(name, sizeof(name), "n%d.example.test", i);
+		am_dns_answer_free(ask(d, name, AM_DNS_T_A, AM_DNS_NXDOMAIN));
+	}
+	am_buf_reset(&tr);
+	assert_int_equal(am_dns_msg_trace(d, trace_line, &tr), 44);
+	am_buf_release(&tr);
+	am_dns_free(d);
+	am_dns_free(shared);
+}
+
 int
 main(void)
 {
@@ -590,6 +874,10 @@ main(void)
 		cmocka_unit_test(test_cache_tempfail),
 		cmocka_unit_test(test_cache_lru),
 		cmocka_unit_test(test_cache_threads),
+		cmocka_unit_test(test_msg_remembers_tempfail),
+		cmocka_unit_test(test_msg_deadline),
+		cmocka_unit_test(test_msg_shared_inflight),
+		cmocka_unit_test(test_msg_trace),
 	};
 	int fails;
 

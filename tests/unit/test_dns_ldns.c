@@ -344,6 +344,9 @@ test_ldns_threads(void **state)
 #define BAD_QUESTION 2      /* reply to another question */
 #define MANY         4      /* 300 A records */
 #define TC_UDP       8      /* over UDP: TC=1 and no records; TCP: all */
+#define THEN_GOOD   16      /* the BAD_* reply first, then the right one */
+#define MANY_TXT    32      /* 300 non-SPF TXT records besides an[] */
+#define TRICKLE     64      /* TCP: the reply one byte per 100 ms */
 
 struct fcase {
 	const char *name;
@@ -395,14 +398,31 @@ static const struct fcase fcases[] = {
 	{"NODATA: only other types", "a.fake.test", AM_DNS_T_AAAA, 0, 0,
 	    {"a.fake.test. 60 IN A 192.0.2.1"}, {NULL}, AM_DNS_NODATA, "",
 	    300, NULL},
-	{"reply with another id", "a.fake.test", AM_DNS_T_A, 0, BAD_ID,
+	/* RFC 5452: a reply that does not match is ignored, not an error */
+	{"only a reply with another id: ignored, then no answer",
+	    "a.fake.test", AM_DNS_T_A, 0, BAD_ID,
 	    {"a.fake.test. 60 IN A 192.0.2.1"}, {NULL}, AM_DNS_TEMPFAIL, NULL,
-	    -1, "reply from %s does not match"},
-	{"reply to another question", "a.fake.test", AM_DNS_T_A, 0,
-	    BAD_QUESTION, {"other.test. 60 IN A 192.0.2.1"}, {NULL},
-	    AM_DNS_TEMPFAIL, NULL, -1, "does not match"},
-	{"300 records: too large", "m.fake.test", AM_DNS_T_A, 0, MANY,
-	    {NULL}, {NULL}, AM_DNS_TEMPFAIL, NULL, -1, "too large"},
+	    -1, "no answer from %s (1 replies that did not match"},
+	{"only a reply to another question: ignored", "a.fake.test",
+	    AM_DNS_T_A, 0, BAD_QUESTION, {"a.fake.test. 60 IN A 192.0.2.1"},
+	    {NULL}, AM_DNS_TEMPFAIL, NULL, -1, "did not match"},
+	{"wrong id first, then the right reply", "a.fake.test", AM_DNS_T_A,
+	    0, BAD_ID | THEN_GOOD, {"a.fake.test. 60 IN A 192.0.2.1"}, {NULL},
+	    AM_DNS_OK, "192.0.2.1", 60, NULL},
+	{"other question first, then the right reply", "a.fake.test",
+	    AM_DNS_T_A, 0, BAD_QUESTION | THEN_GOOD,
+	    {"a.fake.test. 60 IN A 192.0.2.1"}, {NULL}, AM_DNS_OK,
+	    "192.0.2.1", 60, NULL},
+	{"wrong id first over TCP, then the right reply", "a.fake.test",
+	    AM_DNS_T_TXT, 0, TC_UDP | BAD_ID | THEN_GOOD,
+	    {"a.fake.test. 60 IN TXT \"over tcp\""}, {NULL}, AM_DNS_OK,
+	    "over tcp", 60, NULL},
+	/* the message size bounds the count; no smaller cap (item 16) */
+	{"300 records: all of them", "m.fake.test", AM_DNS_T_A, 0, MANY,
+	    {NULL}, {NULL}, AM_DNS_OK, NULL, 60, NULL},
+	{"300 TXT records and one SPF record", "m.fake.test", AM_DNS_T_TXT,
+	    0, MANY_TXT, {"m.fake.test. 60 IN TXT \"v=spf1 -all\""}, {NULL},
+	    AM_DNS_OK, NULL, 60, NULL},
 	{"MX target with a dot in a label skipped", "a.fake.test",
 	    AM_DNS_T_MX, 0, 0, {"a.fake.test. 60 IN MX 10 b\\.ad.test.",
 	    "a.fake.test. 60 IN MX 20 Good.Test."}, {NULL}, AM_DNS_OK,
@@ -417,6 +437,11 @@ static const struct fcase fcases[] = {
 	{"truncated NXDOMAIN: the TCP answer", "n.fake.test", AM_DNS_T_A, 3,
 	    TC_UDP, {NULL}, {"fake.test. 30 IN SOA ns h 1 2 3 4 600"},
 	    AM_DNS_NXDOMAIN, "", 30, NULL},
+	/* keep last: test_ldns_tcp_trickle runs it alone */
+	{"TCP reply trickled one byte per 100 ms: cut at the deadline",
+	    "a.fake.test", AM_DNS_T_TXT, 0, TC_UDP | TRICKLE,
+	    {"a.fake.test. 60 IN TXT \"slowly, very slowly\""}, {NULL},
+	    AM_DNS_TEMPFAIL, NULL, -1, "no answer from %s"},
 };
 #define NFCASES (sizeof(fcases) / sizeof(fcases[0]))
 
@@ -441,19 +466,19 @@ push(ldns_pkt *p, ldns_pkt_section sec, const char *line)
 
 /* The crafted reply to q for case c. */
 static ldns_pkt *
-fake_reply(const ldns_pkt *q, const struct fcase *c, int tcp)
+fake_reply(const ldns_pkt *q, const struct fcase *c, int tcp, int bad)
 {
 	ldns_pkt *r = ldns_pkt_new();
 	ldns_rr *qrr;
 	char line[128];
 	size_t i;
 
-	ldns_pkt_set_id(r, ldns_pkt_id(q) + ((c->flags & BAD_ID) ? 1 : 0));
+	ldns_pkt_set_id(r, ldns_pkt_id(q) + ((bad & BAD_ID) ? 1 : 0));
 	ldns_pkt_set_qr(r, true);
 	ldns_pkt_set_aa(r, true);
 	ldns_pkt_set_rd(r, ldns_pkt_rd(q));
 	ldns_pkt_set_rcode(r, (uint8_t)c->rcode);
-	if (c->flags & BAD_QUESTION)
+	if (bad & BAD_QUESTION)
 		ldns_rr_new_question_frm_str(&qrr, "other.test. IN A", NULL,
 		    NULL);
 	else
@@ -472,26 +497,57 @@ fake_reply(const ldns_pkt *q, const struct fcase *c, int tcp)
 		    i / 256, i % 256);
 		push(r, LDNS_SECTION_ANSWER, line);
 	}
+	for (i = 0; (c->flags & MANY_TXT) && i < 300; i++) {
+		snprintf(line, sizeof(line), "m.fake.test. 60 IN TXT "
+		    "\"site-verification=%zu\"", i);
+		push(r, LDNS_SECTION_ANSWER, line);
+	}
 	return r;
 }
 
-/* Wire form of the reply to the query in buf, for the current case. */
+/*
+ * Wire form of the reply to the query in buf, for the current case; bad:
+ * with the case's BAD_* flags applied.
+ */
 static uint8_t *
 fake_answer(struct fake *f, const unsigned char *buf, size_t n, int tcp,
-    size_t *wlen)
+    int bad, size_t *wlen)
 {
 	ldns_pkt *q, *r;
 	uint8_t *wire = NULL;
+	const struct fcase *c;
 
 	if (ldns_wire2pkt(&q, buf, n) != LDNS_STATUS_OK)
 		return NULL;
-	r = fake_reply(q, &fcases[__atomic_load_n(&f->cur, __ATOMIC_ACQUIRE)],
-	    tcp);
+	c = &fcases[__atomic_load_n(&f->cur, __ATOMIC_ACQUIRE)];
+	r = fake_reply(q, c, tcp, bad ? c->flags : 0);
 	if (ldns_pkt2wire(&wire, r, wlen) != LDNS_STATUS_OK)
 		wire = NULL;
 	ldns_pkt_free(q);
 	ldns_pkt_free(r);
 	return wire;
+}
+
+/* The flags of the current case. */
+static int
+fake_flags(struct fake *f)
+{
+	return fcases[__atomic_load_n(&f->cur, __ATOMIC_ACQUIRE)].flags;
+}
+
+/* Send the reply (bad or good) to buf; 0 if sent. */
+static int
+fake_send_udp(struct fake *f, const unsigned char *buf, size_t n, int bad,
+    const struct sockaddr_storage *from, socklen_t flen)
+{
+	uint8_t *wire;
+	size_t wlen;
+
+	if ((wire = fake_answer(f, buf, n, 0, bad, &wlen)) == NULL)
+		return -1;
+	sendto(f->s, wire, wlen, 0, (const struct sockaddr *)from, flen);
+	free(wire);
+	return 0;
 }
 
 static void
@@ -500,16 +556,40 @@ fake_udp(struct fake *f)
 	struct sockaddr_storage from;
 	socklen_t flen = sizeof(from);
 	unsigned char buf[4096];
-	uint8_t *wire;
-	size_t wlen;
+	int fl = fake_flags(f);
 	ssize_t n;
 
 	n = recvfrom(f->s, buf, sizeof(buf), 0, (struct sockaddr *)&from,
 	    &flen);
-	if (n > 0 && (wire = fake_answer(f, buf, (size_t)n, 0, &wlen))) {
-		sendto(f->s, wire, wlen, 0, (struct sockaddr *)&from, flen);
-		free(wire);
+	if (n <= 0)
+		return;
+	/* the BAD_* flags apply to the TCP reply when UDP only truncates */
+	if (fl & TC_UDP)
+		fake_send_udp(f, buf, (size_t)n, 0, &from, flen);
+	else if (fake_send_udp(f, buf, (size_t)n, 1, &from, flen) == 0 &&
+	    (fl & THEN_GOOD))
+		fake_send_udp(f, buf, (size_t)n, 0, &from, flen);
+}
+
+/* Send a framed message, one byte per 100 ms if the case says so. */
+static int
+fake_send_tcp(struct fake *f, int c, const uint8_t *wire, size_t wlen)
+{
+	unsigned char len[2] = { (unsigned char)(wlen >> 8),
+	    (unsigned char)wlen };
+	size_t i;
+
+	if (!(fake_flags(f) & TRICKLE))
+		return send(c, len, 2, MSG_NOSIGNAL) == 2 &&
+		    send(c, wire, wlen, MSG_NOSIGNAL) == (ssize_t)wlen ? 0 : -1;
+	/* bounded: stops when the client hangs up, or at 2 bytes + wlen */
+	for (i = 0; i < wlen + 2; i++) {
+		if (__atomic_load_n(&f->stop, __ATOMIC_ACQUIRE) ||
+		    send(c, i < 2 ? &len[i] : &wire[i - 2], 1, MSG_NOSIGNAL) != 1)
+			return -1;
+		usleep(100000);
 	}
+	return 0;
 }
 
 /* One query on one TCP connection (RFC 1035 s.4.2.2 framing). */
@@ -528,11 +608,13 @@ fake_tcp(struct fake *f)
 	if (recv(c, len, 2, MSG_WAITALL) == 2 &&
 	    (n = (size_t)(len[0] << 8 | len[1])) <= sizeof(buf) &&
 	    recv(c, buf, n, MSG_WAITALL) == (ssize_t)n &&
-	    (wire = fake_answer(f, buf, n, 1, &wlen)) != NULL) {
-		len[0] = (unsigned char)(wlen >> 8);
-		len[1] = (unsigned char)wlen;
-		if (send(c, len, 2, 0) == 2)
-			send(c, wire, wlen, 0);
+	    (wire = fake_answer(f, buf, n, 1, 1, &wlen)) != NULL) {
+		if (fake_send_tcp(f, c, wire, wlen) == 0 &&
+		    (fake_flags(f) & THEN_GOOD)) {
+			free(wire);
+			if ((wire = fake_answer(f, buf, n, 1, 0, &wlen)) != NULL)
+				fake_send_tcp(f, c, wire, wlen);
+		}
 		free(wire);
 	}
 	close(c);
@@ -602,7 +684,9 @@ run_fcase(struct am_dns *d, struct fake *f, size_t k)
 	bad = st != c->st ||
 	    (c->rrs != NULL && strcmp(am_buf_str(&got), c->rrs) != 0) ||
 	    (c->ttl >= 0 && (a == NULL || a->ttl != (uint32_t)c->ttl)) ||
-	    (c->why != NULL && strstr(am_buf_str(&why), want.data) == NULL);
+	    (c->why != NULL && strstr(am_buf_str(&why), want.data) == NULL) ||
+	    ((c->flags & MANY) && (a == NULL || a->count != 300)) ||
+	    ((c->flags & MANY_TXT) && (a == NULL || a->count != 301));
 	if (bad)
 		print_error("FAIL [fake] %s\n  got      %s \"%s\" ttl %ld (%s)\n"
 		    "  expected %s \"%s\" ttl %ld (%s)\n", c->name,
@@ -630,12 +714,12 @@ test_ldns_crafted_replies(void **state)
 	fake_open(&f);
 	assert_int_equal(pthread_create(&f.t, NULL, fake_run, &f), 0);
 	d = ldns_open(sv, 1, 1000, 0);
-	for (k = 0; k < NFCASES; k++)
+	for (k = 0; k < NFCASES - 1; k++)
 		bad += run_fcase(d, &f, k);
 	d = am_dns_free(d);
 	/* again without EDNS0 (ldns then retries with it, then TCP) */
 	d = ldns_open(sv, 1, 1000, AM_DNS_EDNS_OFF);
-	for (k = 0; k < NFCASES; k++)
+	for (k = 0; k < NFCASES - 1; k++)
 		bad += run_fcase(d, &f, k);
 	print_message("[fake] %zu cases twice, %d failed\n", NFCASES, bad);
 	__atomic_store_n(&f.stop, 1, __ATOMIC_RELEASE);
@@ -644,6 +728,131 @@ test_ldns_crafted_replies(void **state)
 	close(f.ls);
 	am_dns_free(d);
 	assert_int_equal(bad, 0);
+}
+
+/*
+ * A server that trickles its TCP answer (about 60 bytes, 6 s) must not
+ * hold a query past its total deadline: 300 ms, one try. The bound asserted
+ * is a hang check (10 times the deadline), not a speed requirement.
+ */
+static void
+test_ldns_tcp_trickle(void **state)
+{
+	struct fake f = { .cur = NFCASES - 1 };
+	const char *sv[1] = { f.spec };
+	struct am_buf why = AM_BUF_INIT(512);
+	struct am_dns_answer *a = NULL;
+	enum am_dns_status st;
+	struct am_dns *d;
+	double t0, dt;
+
+	(void)state;
+	fake_open(&f);
+	assert_int_equal(pthread_create(&f.t, NULL, fake_run, &f), 0);
+	d = ldns_open(sv, 1, 300, 0);
+	t0 = now_s();
+	st = am_dns_query(d, "a.fake.test", AM_DNS_T_TXT, &a, &why);
+	dt = now_s() - t0;
+	print_message("[fake] trickled TCP reply: %s after %.3f s (%s)\n",
+	    am_dns_status_name(st), dt, am_buf_str(&why));
+	__atomic_store_n(&f.stop, 1, __ATOMIC_RELEASE);
+	pthread_join(f.t, NULL);
+	close(f.s);
+	close(f.ls);
+	am_dns_free(d);
+	assert_int_equal(st, AM_DNS_TEMPFAIL);
+	assert_null(a);
+	assert_true(dt < 3.0);
+	am_buf_release(&why);
+}
+
+/* A caller's deadline shorter than the resolver's own bound is kept. */
+static void
+test_ldns_caller_deadline(void **state)
+{
+	char dead[64];
+	const char *sv[1] = { dead };
+	struct am_buf why = AM_BUF_INIT(512);
+	struct am_dns_answer *a = NULL;
+	enum am_dns_status st;
+	struct am_dns *d;
+	double t0, dt;
+	int s;
+
+	(void)state;
+	s = dead_socket(dead, sizeof(dead));
+	d = ldns_open(sv, 1, 30000, 0);
+	t0 = now_s();
+	st = am_dns_query_until(d, "www.example.test", AM_DNS_T_A,
+	    am_dns_clock(d) + 200, &a, &why);
+	dt = now_s() - t0;
+	print_message("30 s timeout, 200 ms deadline: %s after %.3f s\n",
+	    am_dns_status_name(st), dt);
+	assert_int_equal(st, AM_DNS_TEMPFAIL);
+	assert_true(dt < 2.0);
+	/* a deadline already passed: not sent at all */
+	am_buf_reset(&why);
+	assert_int_equal(am_dns_query_until(d, "www.example.test", AM_DNS_T_A,
+	    am_dns_clock(d) - 1, &a, &why), AM_DNS_TEMPFAIL);
+	assert_string_equal(am_buf_str(&why), "lookup deadline passed");
+	am_buf_release(&why);
+	am_dns_free(d);
+	close(s);
+}
+
+struct inflight {
+	struct am_dns *d;
+	enum am_dns_status st;
+	struct am_dns_ctl ctl;
+};
+
+static void *
+inflight_run(void *arg)
+{
+	struct inflight *k = arg;
+	struct am_dns_answer *a = NULL;
+
+	k->st = am_dns_query_ctl(k->d, "www.example.test", AM_DNS_T_A,
+	    &k->ctl, &a, NULL);
+	am_dns_answer_free(a);
+	return NULL;
+}
+
+/*
+ * MessageTimeout set while a lookup is in flight (the engine sets it at
+ * end of message, when the early lookups may be waiting): the lookup gives
+ * up at it, not at its own 30 s bound. Hang check only: 10 times the time.
+ */
+static void
+test_ldns_message_deadline_in_flight(void **state)
+{
+	char dead[64];
+	const char *sv[1] = { dead };
+	struct inflight k;
+	struct am_dns *shared;
+	pthread_t th;
+	double t0, dt;
+	int s;
+
+	(void)state;
+	s = dead_socket(dead, sizeof(dead));
+	shared = ldns_open(sv, 1, 30000, 0);
+	memset(&k, 0, sizeof(k));
+	k.d = am_dns_msg_new(shared);
+	t0 = now_s();
+	assert_int_equal(pthread_create(&th, NULL, inflight_run, &k), 0);
+	usleep(100000);
+	am_dns_msg_set_deadline(k.d, am_dns_clock(k.d) + 200);
+	pthread_join(th, NULL);
+	dt = now_s() - t0;
+	print_message("deadline set 100 ms into a 30 s lookup: %s after "
+	    "%.3f s\n", am_dns_status_name(k.st), dt);
+	assert_int_equal(k.st, AM_DNS_TEMPFAIL);
+	assert_int_equal(k.ctl.timed_out, 1);
+	assert_true(dt < 3.0);
+	am_dns_free(k.d);
+	am_dns_free(shared);
+	close(s);
 }
 
 int
@@ -661,6 +870,9 @@ main(void)
 	};
 	const struct CMUnitTest fake[] = {
 		cmocka_unit_test(test_ldns_crafted_replies),
+		cmocka_unit_test(test_ldns_tcp_trickle),
+		cmocka_unit_test(test_ldns_caller_deadline),
+		cmocka_unit_test(test_ldns_message_deadline_in_flight),
 	};
 	int fails;
 

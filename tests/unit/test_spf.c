@@ -535,6 +535,129 @@ test_idn_domain(void **state)
 	am_dns_free(d);
 }
 
+/* ---- issue 9: the s.4.6.4 time limit (item 10), big TXT sets (item 16) ---- */
+
+/* A back end on a fake clock over tests/spf/limits.zone: each query takes
+ * step ms of that clock. */
+struct slowclock {
+	struct am_dns *inner;
+	uint64_t now, step;
+	unsigned long calls;
+};
+
+static enum am_dns_status
+slow_query(void *state, const char *name, int type,
+    struct am_dns_answer **ans, struct am_buf *why)
+{
+	struct slowclock *s = state;
+
+	s->now += s->step;
+	s->calls++;
+	return am_dns_query(s->inner, name, type, ans, why);
+}
+
+static uint64_t
+slow_clock(void *state)
+{
+	return ((struct slowclock *)state)->now;
+}
+
+static void
+slow_close(void *state)
+{
+	am_dns_free(((struct slowclock *)state)->inner);
+}
+
+static const struct am_dns_backend slow_backend = {
+	.name = "slowclock", .query = slow_query, .close = slow_close,
+	.clock = slow_clock,
+};
+
+static struct am_dns *
+limits_dns(struct slowclock *s, uint64_t step)
+{
+	const char *top = getenv("AM_TOP_SRCDIR");
+	char path[1024];
+	const char *p = path;
+	struct am_buf why = AM_BUF_INIT(256);
+
+	snprintf(path, sizeof(path), "%s/tests/spf/limits.zone",
+	    top != NULL ? top : AM_TOP_SRCDIR);
+	memset(s, 0, sizeof(*s));
+	s->inner = am_dns_zone_new(&p, 1, &why);
+	if (s->inner == NULL)
+		printf("zone %s: %s\n", path, am_buf_str(&why));
+	assert_non_null(s->inner);
+	s->step = step;
+	s->now = 1000000;
+	am_buf_release(&why);
+	return am_dns_new(&slow_backend, s);
+}
+
+struct limit_case {
+	const char *name, *sender;
+	uint64_t step;            /* fake ms per lookup */
+	unsigned timeout_ms;      /* 0: the default, 20 s */
+	enum am_spf_result want;
+	const char *reason;
+	unsigned long max_calls;  /* lookups at most */
+};
+
+static const struct limit_case limit_cases[] = {
+	/* 111 lookups of 4.5 s would be 500 s: stop after 20 s */
+	{ "ten mx of ten hosts, 4.5 s a lookup: 20 s bound",
+	    "u@tree.example.test", 4500, 0, R(TEMPERROR),
+	    "SPF evaluation time limit of 20 s passed", 5 },
+	/* what it cost before the bound: all 111 lookups, 499.5 s */
+	{ "same tree under a 1 h bound: fail after all 111 lookups",
+	    "u@tree.example.test", 4500, 3600000, R(FAIL), "matched -all",
+	    111 },
+	/* the ptr's validating A lookup is cut: no match, but not -all */
+	{ "ptr cut by the bound is temperror, not -all",
+	    "u@ptrtree.example.test", 4500, 8000, R(TEMPERROR),
+	    "evaluation stopped", 3 },
+	{ "300 non-SPF TXT records beside the SPF record",
+	    "u@many.example.test", 1, 0, R(PASS), "matched ip4", 1 },
+};
+
+static void
+test_eval_limits(void **state)
+{
+	const struct limit_case *c;
+	struct am_spf_request q;
+	struct am_spf_response r;
+	struct slowclock s;
+	struct am_dns *d;
+	size_t i;
+	int bad = 0;
+
+	(void)state;
+	for (i = 0; i < sizeof(limit_cases) / sizeof(limit_cases[0]); i++) {
+		c = &limit_cases[i];
+		d = limits_dns(&s, c->step);
+		memset(&q, 0, sizeof(q));
+		assert_int_equal(am_addr_parse(&q.ip, "192.0.2.10"), 0);
+		q.sender = c->sender;
+		q.helo = "h.example";
+		q.timeout_ms = c->timeout_ms;
+		am_spf_response_init(&r);
+		am_spf_mailfrom(d, &q, &r);
+		printf("%s: %s (%s), %lu lookups, %.1f s\n", c->name,
+		    am_spf_result_name(r.result), am_buf_str(&r.reason),
+		    s.calls, (double)(s.now - 1000000) / 1000);
+		if (r.result != c->want || s.calls > c->max_calls ||
+		    strstr(am_buf_str(&r.reason), c->reason) == NULL) {
+			printf("FAIL %s: want %s (%s), at most %lu lookups\n",
+			    c->name, am_spf_result_name(c->want), c->reason,
+			    c->max_calls);
+			bad++;
+		}
+		am_spf_response_release(&r);
+		am_dns_free(d);
+	}
+	assert_int_equal(bad, 0);
+}
+
 static void
 test_result_names(void **state)
 {
@@ -559,6 +682,7 @@ main(void)
 		cmocka_unit_test(test_eval),
 		cmocka_unit_test(test_identities),
 		cmocka_unit_test(test_idn_domain),
+		cmocka_unit_test(test_eval_limits),
 		cmocka_unit_test(test_result_names),
 	};
 
