@@ -6,7 +6,7 @@
  *   milterload --corpus DIR --milter HOST:PORT [--milter HOST:PORT ...]
  *              [-c CONC] [--per-conn K] [--limit N] [--repeat R]
  *              [--time-limit SECONDS] [--timeout SECONDS]
- *              [--out RESULTS.jsonl] [--label NAME]
+ *              [--writes each|postfix] [--out RESULTS.jsonl] [--label NAME]
  *
  * It replays DIR/manifest.tsv (id, session, client_ip, helo, mail_from,
  * rcpt, path; see gen_corpus.py) over CONC connections, one thread each.
@@ -26,6 +26,16 @@
  * p progress; at end of message the modifications h (add), i (insert),
  * m (change) and q (quarantine) are recorded.
  *
+ * --writes each (the default) writes every packet at once, with
+ * TCP_NODELAY. --writes postfix writes as Postfix does: no TCP_NODELAY,
+ * packets buffered (up to 64 KB) until a reply is awaited, and a flush
+ * after the DATA step, where Postfix's smtpd(8) hands the socket to
+ * cleanup(8), which then writes the content. Over TCP this shows what
+ * Postfix meets: a write that Nagle holds until the milter's (delayed) ACK
+ * of an earlier small one. The first write of each burst (the envelope,
+ * the content) is judged when smaller than one segment, and counted when
+ * the kernel holds it back (unsent bytes right after it, SIOCOUTQNSD).
+ *
  * Several --milter options make a chain, as Postfix's smtpd_milters: each
  * message goes to the first milter, then, with the first one's header
  * changes applied, to the second; a reject ends the chain.
@@ -33,7 +43,8 @@
  * Output: with --out, one JSON line per message (id, action, reply, the
  * headers the milters added, latency); on stdout one JSON summary: messages,
  * errors, seconds, msgs_per_s, latency p50/p99/max in ms (from MAIL to the
- * final end-of-message reply of the last milter). Exit 0 when every message
+ * final end-of-message reply of the last milter), nagle_held (writes held,
+ * above; each message's count is "held" in its line). Exit 0 when every message
  * got a final reply, 1 on any error, 2 on bad usage.
  *
  * Every loop is bounded: the corpus is replayed R times at most, no new
@@ -69,6 +80,7 @@ struct opts {
 	char *milters[MAXMILTERS];
 	size_t nmilters;
 	int conc, per_conn, repeat;
+	enum writes writes;
 	long limit;
 	double time_limit, timeout;
 };
@@ -304,7 +316,8 @@ run_unit(struct shared *sh, size_t u)
 
 	for (j = 0; j < nm && !bad; j++) {
 		opened = j + 1;
-		if (mconn_open(&mcs[j], sh->o->milters[j], sh->o->timeout, r0) != 0 ||
+		if (mconn_open(&mcs[j], sh->o->milters[j], sh->o->writes,
+		    sh->o->timeout, r0) != 0 ||
 		    session_start(&mcs[j], &sh->c->m[un->first], r0) != 0)
 			bad = 1;
 	}
@@ -380,7 +393,8 @@ write_result(FILE *fp, const struct msg *m, const struct result *r, int done)
 	json_str(fp, r->reply);
 	fputs(",\"err\":", fp);
 	json_str(fp, done ? r->err : "not run (time limit)");
-	fprintf(fp, ",\"lat_us\":%.0f,\"mods\":[", r->lat_us);
+	fprintf(fp, ",\"lat_us\":%.0f,\"held\":%lu,\"mods\":[", r->lat_us,
+	    r->held);
 	for (i = 0; i < r->nmods; i++) {
 		fprintf(fp, "%s[\"%c\",%u,", i ? "," : "", r->mods[i].kind,
 		    r->mods[i].idx);
@@ -417,6 +431,7 @@ report(struct shared *sh, size_t nres, double secs)
 	double *lat = xmalloc(nres * sizeof(double)), sum = 0;
 	size_t i, ok = 0, bad = 0;
 	unsigned long long bytes = 0;
+	unsigned long held = 0;
 	FILE *fp = NULL;
 
 	if (sh->o->out != NULL && (fp = fopen(sh->o->out, "w")) == NULL) {
@@ -429,6 +444,7 @@ report(struct shared *sh, size_t nres, double secs)
 		int done = r->action[0] != '\0' || r->err[0] != '\0';
 		if (fp != NULL)
 			write_result(fp, &sh->c->m[sh->res_msg[i]], r, done);
+		held += r->held;
 		if (done && r->err[0] == '\0' && r->action[0] != '\0') {
 			lat[ok++] = r->lat_us / 1000.0;
 			sum += r->lat_us / 1000.0;
@@ -442,11 +458,13 @@ report(struct shared *sh, size_t nres, double secs)
 	printf("{\"label\":\"%s\",\"milters\":%zu,\"conc\":%d,\"messages\":%zu,"
 	    "\"planned\":%zu,\"errors\":%zu,\"seconds\":%.3f,\"msgs_per_s\":%.1f,"
 	    "\"body_mb_per_s\":%.2f,\"lat_mean_ms\":%.3f,\"lat_p50_ms\":%.3f,"
-	    "\"lat_p99_ms\":%.3f,\"lat_max_ms\":%.3f}\n", sh->o->label, sh->o->nmilters, sh->o->conc,
+	    "\"lat_p99_ms\":%.3f,\"lat_max_ms\":%.3f,\"writes\":\"%s\","
+	    "\"nagle_held\":%lu}\n", sh->o->label, sh->o->nmilters, sh->o->conc,
 	    ok, nres, bad + (nres - ok - bad), secs, secs > 0 ? ok / secs : 0,
 	    secs > 0 ? bytes / secs / 1e6 : 0, ok ? sum / (double)ok : 0,
 	    pct(lat, ok, 0.50),
-	    pct(lat, ok, 0.99), ok ? lat[ok - 1] : 0);
+	    pct(lat, ok, 0.99), ok ? lat[ok - 1] : 0,
+	    sh->o->writes == W_POSTFIX ? "postfix" : "each", held);
 	free(lat);
 	return ok == nres && bad == 0 ? 0 : 1;
 }
@@ -457,7 +475,8 @@ usage(void)
 	fprintf(stderr, "usage: milterload --corpus DIR --milter HOST:PORT "
 	    "[--milter HOST:PORT...] [-c CONC]\n"
 	    "       [--per-conn K] [--limit N] [--repeat R] [--time-limit S] "
-	    "[--timeout S]\n       [--out FILE] [--label NAME]\n");
+	    "[--timeout S]\n       [--writes each|postfix] [--out FILE] "
+	    "[--label NAME]\n");
 	exit(2);
 }
 
@@ -496,6 +515,10 @@ parse_args(int argc, char **argv, struct opts *o)
 			o->out = v;
 		else if (strcmp(a, "--label") == 0)
 			o->label = v;
+		else if (strcmp(a, "--writes") == 0 && strcmp(v, "each") == 0)
+			o->writes = W_EACH;
+		else if (strcmp(a, "--writes") == 0 && strcmp(v, "postfix") == 0)
+			o->writes = W_POSTFIX;
 		else
 			usage();
 		i++;

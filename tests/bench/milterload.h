@@ -72,14 +72,27 @@ struct result {
 	size_t nmods;
 	char err[160];
 	double lat_us;
+	unsigned long held;      /* writes of this message held by Nagle */
+};
+
+/* How the MTA side writes (--writes). */
+enum writes {
+	W_EACH,                  /* one write per packet, TCP_NODELAY */
+	W_POSTFIX                /* as Postfix: buffered, Nagle on (milterload.c) */
 };
 
 struct mconn {
 	int fd;
+	enum writes writes;
+	size_t mss;              /* TCP: the segment size; 0 on unix */
 	uint32_t version, actions, pflags;
 	char *symlist[M_N];      /* NULL: send all macros of the stage */
 	char *rbuf;
 	size_t rcap;
+	char *obuf;              /* W_POSTFIX: packets not yet written */
+	size_t olen, ocap;
+	int judge;               /* the next write starts a burst */
+	unsigned long held;      /* such writes the kernel kept back (Nagle) */
 };
 
 /* The header list a milter sees: the message's, with earlier changes. */
@@ -100,9 +113,10 @@ void seterr(struct result *r, const char *fmt, ...)
 /* protocol (milterwire.c) */
 /* One packet: length, command, data. 0 or -1 (errno). */
 int send_cmd(struct mconn *mc, char cmd, const void *data, size_t len);
-/* Connect to spec and negotiate options; -1 with r's error set. */
-int mconn_open(struct mconn *mc, const char *spec, double timeout,
-    struct result *r);
+/* Connect to spec, writing as w says, and negotiate options; -1 with
+ * r's error set. */
+int mconn_open(struct mconn *mc, const char *spec, enum writes w,
+    double timeout, struct result *r);
 /* QUIT, close, free. */
 void mconn_close(struct mconn *mc);
 /* CONNECT and HELO for the session of m; -1 with r's error set. */

@@ -10,10 +10,12 @@
  * keep their leading space (SMFIP_HDR_LEADSPC), and which macros go with
  * each step (its symbol lists).
  */
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/time.h>
 #include <sys/un.h>
 #include <arpa/inet.h>
+#include <linux/sockios.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -68,6 +70,47 @@ read_all(int fd, void *buf, size_t len)
 	return 0;
 }
 
+/*
+ * W_POSTFIX: write what is buffered. The first write of a burst (mc->judge:
+ * smtpd's envelope, cleanup's content) is judged when it is smaller than
+ * one segment (MSS): data the kernel still holds unsent right after it
+ * (SIOCOUTQNSD) waits for the milter's ACK of our earlier small segment,
+ * Nagle; on loopback nothing else holds back so little. Larger writes may
+ * also wait for the milter's receive window, and are not judged.
+ */
+static int
+flush_out(struct mconn *mc)
+{
+	int unsent = 0, small = mc->olen < mc->mss;
+
+	if (mc->olen == 0)
+		return 0;
+	if (write_all(mc->fd, mc->obuf, mc->olen) != 0)
+		return -1;
+	mc->olen = 0;
+	if (mc->judge && small && ioctl(mc->fd, SIOCOUTQNSD, &unsent) == 0 &&
+	    unsent > 0)
+		mc->held++;
+	mc->judge = 0;
+	return 0;
+}
+
+/* W_POSTFIX: a packet into the buffer; written when it passes 64 KB. */
+static int
+buffer_cmd(struct mconn *mc, const unsigned char *hdr, const void *data,
+    size_t len)
+{
+	if (mc->olen + 5 + len > mc->ocap) {
+		mc->ocap = (mc->olen + 5 + len) * 2;
+		mc->obuf = xrealloc(mc->obuf, mc->ocap);
+	}
+	memcpy(mc->obuf + mc->olen, hdr, 5);
+	if (len > 0)
+		memcpy(mc->obuf + mc->olen + 5, data, len);
+	mc->olen += 5 + len;
+	return mc->olen > 65536 ? flush_out(mc) : 0;
+}
+
 /* One packet: length (command + data), command, data. */
 int
 send_cmd(struct mconn *mc, char cmd, const void *data, size_t len)
@@ -77,6 +120,8 @@ send_cmd(struct mconn *mc, char cmd, const void *data, size_t len)
 
 	memcpy(hdr, &n, 4);
 	hdr[4] = (unsigned char)cmd;
+	if (mc->writes == W_POSTFIX)
+		return buffer_cmd(mc, hdr, data, len);
 	if (len < 4096) {
 		char small[4096 + 5];
 		memcpy(small, hdr, 5);
@@ -95,7 +140,8 @@ read_reply(struct mconn *mc, char *cmd, size_t *len)
 {
 	uint32_t n;
 
-	if (read_all(mc->fd, &n, 4) != 0)
+	/* As Postfix's VSTREAM: what is buffered goes before a read. */
+	if (flush_out(mc) != 0 || read_all(mc->fd, &n, 4) != 0)
 		return -1;
 	n = ntohl(n);
 	if (n == 0 || n > MAXREPLY)
@@ -404,26 +450,35 @@ dial(const char *spec, struct result *r)
 }
 
 int
-mconn_open(struct mconn *mc, const char *spec, double timeout,
+mconn_open(struct mconn *mc, const char *spec, enum writes w, double timeout,
     struct result *r)
 {
 	struct timeval tv;
 	uint32_t v[3];
+	socklen_t sl = sizeof(int);
 	size_t len;
 	char cmd;
-	int one = 1;
+	int one = 1, dom = 0, mss = 0;
 
 	memset(mc, 0, sizeof(*mc));
+	mc->writes = w;
 	if ((mc->fd = dial(spec, r)) < 0)
 		return -1;
+	/* mss stays 0 on a unix socket: no write is judged there. */
+	if (getsockopt(mc->fd, SOL_SOCKET, SO_DOMAIN, &dom, &sl) == 0 &&
+	    dom != AF_UNIX && getsockopt(mc->fd, IPPROTO_TCP, TCP_MAXSEG,
+	    &mss, &sl) == 0 && mss > 0)
+		mc->mss = (size_t)mss;
 	tv.tv_sec = (time_t)timeout;
 	tv.tv_usec = (suseconds_t)((timeout - (double)tv.tv_sec) * 1e6);
 	if (setsockopt(mc->fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)) != 0 ||
 	    setsockopt(mc->fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv)) != 0)
 		return seterr(r, "setsockopt: %s", strerror(errno)), -1;
-	/* Postfix sets no TCP options on milter sockets; neither do we,
-	 * except that our own small writes must not wait (Nagle). */
-	(void)setsockopt(mc->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	/* Postfix sets no TCP options on milter sockets: W_POSTFIX neither.
+	 * W_EACH's many small writes must not wait (Nagle). */
+	if (w == W_EACH)
+		(void)setsockopt(mc->fd, IPPROTO_TCP, TCP_NODELAY, &one,
+		    sizeof(one));
 	v[0] = htonl(6);
 	v[1] = htonl(A_MTA_OFFERS);
 	v[2] = htonl(P_MTA_OFFERS);
@@ -443,12 +498,14 @@ mconn_close(struct mconn *mc)
 	int i;
 
 	if (mc->fd >= 0) {
-		send_cmd(mc, 'Q', NULL, 0);
+		if (send_cmd(mc, 'Q', NULL, 0) == 0)
+			(void)flush_out(mc);
 		close(mc->fd);
 	}
 	for (i = 0; i < M_N; i++)
 		free(mc->symlist[i]);
 	free(mc->rbuf);
+	free(mc->obuf);
 	mc->fd = -1;
 }
 
@@ -587,8 +644,16 @@ transaction(struct mconn *mc, const struct msg *m, const struct hlist *hl,
 {
 	enum step s;
 
+	mc->judge = 1;
 	if ((s = send_envelope(mc, m, r)) != S_CONT)
 		return s;
+	/* Postfix's smtpd(8) hands the milter socket to cleanup(8) here,
+	 * flushing what it has buffered; cleanup writes the content. */
+	if (flush_out(mc) != 0) {
+		seterr(r, "writing the envelope: %s", strerror(errno));
+		return S_ERR;
+	}
+	mc->judge = 1;
 	if ((s = send_headers(mc, hl, r)) != S_CONT)
 		return s;
 	if (send_macros(mc, 'N', M_EOH, "i", m->id, (char *)NULL) != 0)
@@ -613,6 +678,7 @@ run_message(struct mconn *mcs, size_t nm, const struct msg *m,
 {
 	struct hlist hl;
 	size_t i, before;
+	unsigned long held;
 	enum step s;
 	double t0 = now();
 
@@ -623,7 +689,9 @@ run_message(struct mconn *mcs, size_t nm, const struct msg *m,
 	for (i = 0; i < nm; i++) {
 		before = r->nmods;
 		r->action[0] = '\0';
+		held = mcs[i].held;
 		s = transaction(&mcs[i], m, &hl, r);
+		r->held += mcs[i].held - held;
 		if (s == S_ERR || r->action[0] == '\0') {
 			seterr(r, "milter %zu: no final reply", i + 1);
 			free(hl.h);

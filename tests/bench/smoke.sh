@@ -6,8 +6,11 @@
 # loopback, replayed by milterload over 2 connections into authmilter, and
 # every verdict is compared with the ground truth by check_verdicts.py: spf
 # always, spf_helo/dkim/dmarc/action as soon as authmilter's header carries
-# them. Fails on any mismatch, any load-client error, or a missing tool.
-# No timing is asserted. Only authmilter runs (no peers), all bounded:
+# them. Then the same over TCP, written as Postfix writes (milterload
+# --writes postfix): the verdicts again, and no write of the client may
+# wait for authmilter's delayed ACK (Nagle; 40 ms a message before the DATA
+# step was answered). Fails on any mismatch, any load-client error, a held
+# write, or a missing tool. No timing is asserted. Only authmilter runs (no peers), all bounded:
 # under a minute.
 #
 # Env: AM_TOP_SRCDIR, AM_TOP_BUILDDIR (set by make check), BENCH_KEEP=1
@@ -96,5 +99,43 @@ kill -0 "$AM_PID" 2>/dev/null || fail "authmilter died during the run"
 # under --enable-sanitizers: UBSan reports do not stop the daemon
 ! grep -q 'runtime error\|AddressSanitizer' "$DIR/am.log" ||
     fail "sanitizer report from authmilter: $(grep -m1 'runtime error\|AddressSanitizer' "$DIR/am.log")"
+
+# ---- over TCP on 127.0.0.1, as Postfix writes ----
+kill "$AM_PID" 2>/dev/null
+wait "$AM_PID" 2>/dev/null
+AM_PID=
+for try in 1 2 3 4 5; do
+	AM_PORT=$((20000 + RANDOM % 40000))
+	sed "s|^Socket .*|Socket inet:$AM_PORT@127.0.0.1|" "$DIR/authmilter.conf" \
+	    >"$DIR/am-inet.conf"
+	timeout 300 "$AM" -c "$DIR/am-inet.conf" -f >"$DIR/am-inet.log" 2>&1 &
+	AM_PID=$!
+	for i in $(seq 1 50); do
+		sleep 0.1
+		kill -0 "$AM_PID" 2>/dev/null || break
+		# ours, not another program's: the daemon is still alive
+		(exec 3<>"/dev/tcp/127.0.0.1/$AM_PORT") 2>/dev/null &&
+		    sleep 0.2 && kill -0 "$AM_PID" 2>/dev/null && break 2
+	done
+	kill "$AM_PID" 2>/dev/null	# port taken, or never listened: next port
+	wait "$AM_PID" 2>/dev/null
+	AM_PID=
+done
+[ -n "$AM_PID" ] || fail "authmilter did not listen on TCP: $(tail -3 "$DIR/am-inet.log")"
+timeout 120 "$LOAD" --corpus "$DIR/corpus" --milter "inet:$AM_PORT@127.0.0.1" \
+    -c 1 --writes postfix --time-limit 60 --timeout 10 --label smoke-inet \
+    --out "$DIR/results-inet.jsonl" >"$DIR/load-inet.json" 2>"$DIR/load-inet.err"
+rc=$?
+cat "$DIR/load-inet.json"
+[ $rc -eq 0 ] || fail "milterload (inet) exit $rc: $(head -3 "$DIR/load-inet.err")"
+$PY "$BENCH/check_verdicts.py" --truth "$DIR/corpus/truth.jsonl" \
+    --results "$DIR/results-inet.jsonl" --require spf --label smoke-inet ||
+    fail "verdicts over TCP differ from the ground truth"
+held=$($PY -c 'import json, sys; print(json.load(sys.stdin)["nagle_held"])' \
+    <"$DIR/load-inet.json") || fail "no nagle_held in milterload's summary"
+[ "$held" = 0 ] ||
+    fail "over TCP $held client writes waited for authmilter's delayed ACK (Nagle)"
+! grep -q 'runtime error\|AddressSanitizer' "$DIR/am-inet.log" ||
+    fail "sanitizer report from authmilter: $(grep -m1 'runtime error\|AddressSanitizer' "$DIR/am-inet.log")"
 echo "bench smoke: 1 passed, 0 failed"
 exit 0
