@@ -1,0 +1,136 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
+/*
+ * report_store: opening a store by its ReportStore scheme, and the text
+ * encoding of list columns. See report_store.h.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "report_store.h"
+
+struct am_report_store *
+am_report_store_open(const char *spec, struct am_buf *why)
+{
+	if (spec == NULL || *spec == '\0') {
+		am_buf_setf(why, "no ReportStore given");
+		return NULL;
+	}
+	if (strncmp(spec, "sqlite:", 7) == 0)
+		return am_report_sqlite_open(spec + 7, why);
+	am_buf_setf(why, "\"%s\": unknown store (want sqlite:/path)", spec);
+	return NULL;
+}
+
+struct am_report_store *
+am_report_store_close(struct am_report_store *s)
+{
+	if (s == NULL)
+		return NULL;
+	s->ops->close(s->state);
+	free(s);
+	return NULL;
+}
+
+void
+am_report_enc_field(struct am_buf *out, const char *s)
+{
+	for (; s != NULL && *s != '\0'; s++) {
+		if (*s == '%')
+			am_buf_adds(out, "%25");
+		else if (*s == '\t')
+			am_buf_adds(out, "%09");
+		else if (*s == '\n')
+			am_buf_adds(out, "%0A");
+		else
+			am_buf_addc(out, *s);
+	}
+}
+
+void
+am_report_enc_dkim(struct am_buf *out, const struct am_report_row *r)
+{
+	size_t i;
+
+	for (i = 0; i < r->ndkim; i++) {
+		am_report_enc_field(out, r->dkim[i].domain);
+		am_buf_addc(out, '\t');
+		am_report_enc_field(out, r->dkim[i].selector);
+		am_buf_addc(out, '\t');
+		am_buf_adds(out, am_report_dkim_result_name(r->dkim[i].result));
+		am_buf_addc(out, '\t');
+		am_report_enc_field(out, r->dkim[i].human);
+		am_buf_addc(out, '\n');
+	}
+}
+
+void
+am_report_enc_reasons(struct am_buf *out, const struct am_report_row *r)
+{
+	size_t i;
+
+	for (i = 0; i < r->nreasons; i++) {
+		am_buf_adds(out, am_report_override_name(r->reasons[i].type));
+		am_buf_addc(out, '\t');
+		am_report_enc_field(out, r->reasons[i].comment);
+		am_buf_addc(out, '\n');
+	}
+}
+
+void
+am_report_enc_uris(struct am_buf *out, const char *const *v, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		am_report_enc_field(out, v[i]);
+		am_buf_addc(out, '\n');
+	}
+}
+
+static int
+hexval(int c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	return -1;
+}
+
+size_t
+am_report_dec_item(const char **pos, struct am_buf *scratch,
+    const char **f, size_t max)
+{
+	const char *p = *pos, *d;
+	size_t n = 0;
+	int hi, lo;
+
+	if (p == NULL || *p == '\0' || max == 0)
+		return 0;
+	am_buf_reset(scratch);
+	for (; *p != '\0' && *p != '\n'; p++) {
+		if (*p == '\t') {
+			am_buf_add(scratch, "", 1);
+		} else if (*p == '%' && (hi = hexval(p[1])) >= 0 &&
+		    (lo = hexval(p[2])) >= 0) {
+			am_buf_addc(scratch, hi * 16 + lo);
+			p += 2;
+		} else {
+			am_buf_addc(scratch, *p);
+		}
+	}
+	*pos = *p == '\n' ? p + 1 : p;
+	/* fields are NUL separated in scratch now; point at each */
+	am_buf_add(scratch, "", 0);
+	d = am_buf_str(scratch);
+	while (n < max) {
+		f[n++] = d;
+		d += strlen(d);
+		if (d >= am_buf_str(scratch) + scratch->len)
+			break;
+		d++;
+	}
+	return n;
+}
