@@ -106,12 +106,12 @@ struct am_config {
 	char *report_org_name;
 	char *report_email;
 	char *report_submitter;     /* "" = the domain of report_email */
-	int report_period;          /* enum am_report_period */
+	int report_period;          /* enum am_reportperiod */
 	unsigned report_retention;  /* days */
 	char *report_sendmail;      /* command line, split at white space */
 };
 
-enum am_report_period { AM_REPORTPERIOD_DAY, AM_REPORTPERIOD_HOUR };
+enum am_reportperiod { AM_REPORTPERIOD_DAY, AM_REPORTPERIOD_HOUR };
 
 /* 1 when the list names the address (if given) or the host name. */
 int am_hostlist_match(const struct am_hostlist *l, const struct am_addr *a,
