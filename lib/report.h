@@ -187,6 +187,9 @@ struct am_report_sink {
 	const char *name;
 	int (*insert)(void *state, struct am_report_row *const *rows, size_t n,
 	    struct am_buf *why);
+	/* Optional: am_reporter_free() calls it last, after the writer
+	   stopped, to release state. NULL: state is the caller's. */
+	void (*close)(void *state);
 };
 
 struct am_reporter_opts {
@@ -239,5 +242,14 @@ void am_reporter_flush(struct am_reporter *r);
 void am_reporter_stats(struct am_reporter *r, struct am_report_stats *out);
 /* Flush, stop the writer thread, free r; returns NULL. NULL is a no-op. */
 struct am_reporter *am_reporter_free(struct am_reporter *r);
+
+/*
+ * What the daemon calls at start (report_store.c): open the store named
+ * by spec (ReportStore, e.g. "sqlite:/var/lib/authmilter/reports.db"),
+ * creating or migrating its schema, and start a reporter that owns it
+ * (am_reporter_free() closes it). NULL with why on error.
+ */
+struct am_reporter *am_reporter_open(const char *spec,
+    const struct am_reporter_opts *o, struct am_buf *why);
 
 #endif

@@ -303,6 +303,8 @@ am_reporter_free(struct am_reporter *r)
 	pthread_cond_destroy(&r->done);
 	free(r->ring);
 	free(r->batch);
+	if (r->sink->close != NULL)
+		r->sink->close(r->state);
 	free(r);
 	return NULL;
 }

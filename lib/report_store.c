@@ -134,3 +134,37 @@ am_report_dec_item(const char **pos, struct am_buf *scratch,
 	}
 	return n;
 }
+
+/* The reporter's sink over a whole store, which it then owns. */
+static int
+owned_insert(void *state, struct am_report_row *const *rows, size_t n,
+    struct am_buf *why)
+{
+	struct am_report_store *s = state;
+
+	return s->ops->insert(s->state, rows, n, why);
+}
+
+static void
+owned_close(void *state)
+{
+	am_report_store_close(state);
+}
+
+static const struct am_report_sink owned_sink = {
+	"ReportStore", owned_insert, owned_close
+};
+
+struct am_reporter *
+am_reporter_open(const char *spec, const struct am_reporter_opts *o,
+    struct am_buf *why)
+{
+	struct am_report_store *s;
+	struct am_reporter *r;
+
+	if ((s = am_report_store_open(spec, why)) == NULL)
+		return NULL;
+	if ((r = am_reporter_new(&owned_sink, s, o, why)) == NULL)
+		am_report_store_close(s);
+	return r;
+}

@@ -262,7 +262,7 @@ fake_insert(void *state, struct am_report_row *const *rows, size_t n,
 	return rc;
 }
 
-static const struct am_report_sink fake_sink = { "fake", fake_insert };
+static const struct am_report_sink fake_sink = { "fake", fake_insert, NULL };
 
 static void
 fake_init(struct fake *f)

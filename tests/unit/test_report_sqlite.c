@@ -276,6 +276,40 @@ test_queue_to_sqlite(void **state)
 	tmpdb_free(&t);
 }
 
+/* am_reporter_open(): the daemon's one call; the reporter owns the store. */
+static void
+test_reporter_open(void **state)
+{
+	struct am_buf why = AM_BUF_INIT(512);
+	struct am_report_store *s;
+	struct am_reporter *r;
+	struct am_report_row row;
+	struct plist l;
+	struct tmpdb t;
+	int i;
+
+	(void)state;
+	tmpdb_new(&t);
+	assert_null(am_reporter_open("nosuch:/x", NULL, &why));
+	assert_non_null(strstr(am_buf_str(&why), "unknown store"));
+	r = am_reporter_open(t.spec, NULL, &why);
+	if (r == NULL)
+		fail_msg("am_reporter_open: %s", am_buf_str(&why));
+	for (i = 0; i < 10; i++) {
+		row_init(&row, T0 + i, "192.0.2.1", "o.example");
+		assert_int_equal(am_report_submit(r, &row), 0);
+	}
+	/* frees the reporter, commits the queue and closes the store */
+	assert_null(am_reporter_free(r));
+	s = open_ok(&t);
+	periods(s, T0 + DAY, NULL, &l);
+	assert_int_equal(l.n, 1);
+	assert_int_equal(l.count[0], 10);
+	am_report_store_close(s);
+	am_buf_release(&why);
+	tmpdb_free(&t);
+}
+
 struct glist {
 	size_t n;
 	uint64_t count[8];
@@ -393,6 +427,7 @@ main(void)
 		cmocka_unit_test(test_schema_version),
 		cmocka_unit_test(test_reopen_keeps_rows),
 		cmocka_unit_test(test_queue_to_sqlite),
+		cmocka_unit_test(test_reporter_open),
 		cmocka_unit_test(test_groups_and_encoding),
 		cmocka_unit_test(test_mark_sent_and_purge),
 	};
