@@ -17,7 +17,11 @@ am_report_store_open(const char *spec, struct am_buf *why)
 	}
 	if (strncmp(spec, "sqlite:", 7) == 0)
 		return am_report_sqlite_open(spec + 7, why);
-	am_buf_setf(why, "\"%s\": unknown store (want sqlite:/path)", spec);
+	if (strncmp(spec, "postgresql://", 13) == 0 ||
+	    strncmp(spec, "postgres://", 11) == 0)
+		return am_report_pgsql_open(spec, why);
+	am_buf_setf(why, "\"%s\": unknown store (want sqlite:/path or "
+	    "postgresql://...)", spec);
 	return NULL;
 }
 
@@ -85,6 +89,60 @@ am_report_enc_uris(struct am_buf *out, const char *const *v, size_t n)
 		am_report_enc_field(out, v[i]);
 		am_buf_addc(out, '\n');
 	}
+}
+
+size_t
+am_report_utf8_seq(const unsigned char *p, unsigned *cp)
+{
+	unsigned c = p[0], n, i, min;
+
+	if (c < 0x80) {
+		*cp = c;
+		return 1;
+	}
+	if (c >= 0xC2 && c <= 0xDF)
+		n = 2, min = 0x80, c &= 0x1F;
+	else if (c >= 0xE0 && c <= 0xEF)
+		n = 3, min = 0x800, c &= 0x0F;
+	else if (c >= 0xF0 && c <= 0xF4)
+		n = 4, min = 0x10000, c &= 0x07;
+	else
+		return 0;
+	for (i = 1; i < n; i++) {
+		if ((p[i] & 0xC0) != 0x80)
+			return 0;
+		c = (c << 6) | (p[i] & 0x3F);
+	}
+	if (c < min || c > 0x10FFFF || (c >= 0xD800 && c <= 0xDFFF))
+		return 0;
+	*cp = c;
+	return n;
+}
+
+const char *
+am_report_utf8_clean(const char *s, struct am_buf *tmp)
+{
+	const unsigned char *p = (const unsigned char *)s;
+	unsigned cp;
+	size_t n;
+
+	for (; *p != '\0'; p += n)
+		if ((n = am_report_utf8_seq(p, &cp)) == 0)
+			break;
+	if (*p == '\0')
+		return s;
+	am_buf_reset(tmp);
+	am_buf_add(tmp, s, (size_t)((const char *)p - s));
+	while (*p != '\0') {
+		if ((n = am_report_utf8_seq(p, &cp)) == 0) {
+			am_buf_adds(tmp, "\xEF\xBF\xBD");
+			p++;
+		} else {
+			am_buf_add(tmp, p, n);
+			p += n;
+		}
+	}
+	return am_buf_str(tmp);
 }
 
 static int

@@ -134,6 +134,23 @@ struct am_report_store *am_report_sqlite_open(const char *path,
 /* The schema version this program writes (highest migration). */
 #define AM_REPORT_SCHEMA_VERSION 1
 
+/* PostgreSQL back end (report_pgsql.c): a libpq connection URI. */
+struct am_report_store *am_report_pgsql_open(const char *conninfo,
+    struct am_buf *why);
+
+/* ---- UTF-8 (report_store.c) ---- */
+
+/*
+ * Length (1-4) of the valid UTF-8 sequence at p, with its code point in
+ * *cp; 0 when p does not start one (overlong, surrogate, > U+10FFFF).
+ */
+size_t am_report_utf8_seq(const unsigned char *p, unsigned *cp);
+/*
+ * s when it is valid UTF-8; else a copy in tmp with each bad byte
+ * replaced by U+FFFD (for stores whose text columns must be UTF-8).
+ */
+const char *am_report_utf8_clean(const char *s, struct am_buf *tmp);
+
 /* ---- the list encoding (report_store.c) ---- */
 
 /* Append field s to out with '%', '\t', '\n' escaped. */

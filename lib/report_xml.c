@@ -25,35 +25,6 @@ struct xw {
 
 /* ---- escaping ---- */
 
-/* Length of the valid UTF-8 sequence at p and its code point; 0: invalid. */
-static size_t
-utf8_seq(const unsigned char *p, unsigned *cp)
-{
-	unsigned c = p[0], n, i, min;
-
-	if (c < 0x80) {
-		*cp = c;
-		return 1;
-	}
-	if (c >= 0xC2 && c <= 0xDF)
-		n = 2, min = 0x80, c &= 0x1F;
-	else if (c >= 0xE0 && c <= 0xEF)
-		n = 3, min = 0x800, c &= 0x0F;
-	else if (c >= 0xF0 && c <= 0xF4)
-		n = 4, min = 0x10000, c &= 0x07;
-	else
-		return 0;
-	for (i = 1; i < n; i++) {
-		if ((p[i] & 0xC0) != 0x80)
-			return 0;
-		c = (c << 6) | (p[i] & 0x3F);
-	}
-	if (c < min || c > 0x10FFFF || (c >= 0xD800 && c <= 0xDFFF))
-		return 0;
-	*cp = c;
-	return n;
-}
-
 void
 am_report_xml_escape(struct am_buf *out, const char *s)
 {
@@ -62,7 +33,7 @@ am_report_xml_escape(struct am_buf *out, const char *s)
 	size_t n;
 
 	while (p != NULL && *p != '\0') {
-		n = utf8_seq(p, &cp);
+		n = am_report_utf8_seq(p, &cp);
 		if (n == 0) {
 			am_buf_adds(out, "\xEF\xBF\xBD");
 			p++;
