@@ -27,6 +27,7 @@
 extern const char am_report_pgsql_schema[];    /* report_schema_pgsql.c */
 
 #define MIGRATE_LOCK "8471029384"   /* pg_advisory_xact_lock key */
+#define SEND_LOCK "8471029385"      /* pg_try_advisory_lock: report runs */
 #define NPARAM 26
 
 static const struct {
@@ -71,6 +72,7 @@ static const struct {
 struct pg_store {
 	PGconn *conn;
 	int prepared;              /* statements exist on this connection */
+	int locked;                /* holds SEND_LOCK */
 	int version;
 	PGresult *published;       /* kept for am_report_published strings */
 	struct am_buf enc[4], clean[NPARAM];
@@ -495,6 +497,24 @@ err:
 }
 
 static int
+pg_lock(void *state, struct am_buf *why)
+{
+	struct pg_store *s = state;
+	PGresult *res;
+	int got;
+
+	if (ready(s, why) != 0)
+		return -1;
+	res = PQexec(s->conn, "SELECT pg_try_advisory_lock(" SEND_LOCK ")");
+	if (PQresultStatus(res) != PGRES_TUPLES_OK)
+		return pg_fail(s, "lock", res, why);
+	got = strcmp(PQgetvalue(res, 0, 0), "t") == 0;
+	PQclear(res);
+	s->locked |= got;
+	return got ? 0 : 1;
+}
+
+static int
 pg_version(void *state)
 {
 	return ((struct pg_store *)state)->version;
@@ -509,6 +529,9 @@ pg_close(void *state)
 	if (s == NULL)
 		return;
 	PQclear(s->published);
+	/* release it now: the server ends the session only later */
+	if (s->locked && PQstatus(s->conn) == CONNECTION_OK)
+		PQclear(PQexec(s->conn, "SELECT pg_advisory_unlock(" SEND_LOCK ")"));
 	PQfinish(s->conn);
 	for (i = 0; i < 4; i++)
 		am_buf_release(&s->enc[i]);
@@ -525,6 +548,7 @@ static const struct am_report_store_ops pgsql_ops = {
 	.groups = pg_groups,
 	.mark_sent = pg_mark_sent,
 	.purge = pg_purge,
+	.lock = pg_lock,
 	.version = pg_version,
 	.close = pg_close,
 };

@@ -12,9 +12,14 @@
  *
  * Thread safety: see report_store.h (one thread at a time).
  */
+#include <sys/file.h>
+
+#include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <sqlite3.h>
 
@@ -63,6 +68,8 @@ struct sqlite_store {
 	sqlite3 *db;
 	sqlite3_stmt *st[ST_COUNT];
 	int version;
+	int lockfd;                /* PATH.lock, -1 until sq_lock() */
+	char *path;
 	struct am_buf enc[4];      /* encoded lists of the row being bound */
 };
 
@@ -463,6 +470,27 @@ err:
 }
 
 static int
+sq_lock(void *state, struct am_buf *why)
+{
+	struct sqlite_store *s = state;
+	char lp[4200];
+
+	if (s->lockfd >= 0)
+		return 0;
+	snprintf(lp, sizeof(lp), "%s.lock", s->path);
+	if ((s->lockfd = open(lp, O_RDWR | O_CREAT | O_CLOEXEC, 0600)) < 0) {
+		am_buf_setf(why, "%s: %s", lp, strerror(errno));
+		return -1;
+	}
+	if (flock(s->lockfd, LOCK_EX | LOCK_NB) != 0) {
+		close(s->lockfd);
+		s->lockfd = -1;
+		return 1;
+	}
+	return 0;
+}
+
+static int
 sq_version(void *state)
 {
 	return ((struct sqlite_store *)state)->version;
@@ -481,6 +509,9 @@ sq_close(void *state)
 	for (i = 0; i < 4; i++)
 		am_buf_release(&s->enc[i]);
 	sqlite3_close(s->db);
+	if (s->lockfd >= 0)
+		close(s->lockfd);
+	free(s->path);
 	free(s);
 }
 
@@ -492,6 +523,7 @@ static const struct am_report_store_ops sqlite_ops = {
 	.groups = sq_groups,
 	.mark_sent = sq_mark_sent,
 	.purge = sq_purge,
+	.lock = sq_lock,
 	.version = sq_version,
 	.close = sq_close,
 };
@@ -511,6 +543,11 @@ am_report_sqlite_open(const char *path, struct am_buf *why)
 	}
 	for (i = 0; i < 4; i++)
 		am_buf_init(&s->enc[i], 64 * 1024);
+	s->lockfd = -1;
+	if ((s->path = strdup(path)) == NULL) {
+		am_buf_setf(why, "out of memory");
+		goto err;
+	}
 	if (sqlite3_open_v2(path, &s->db, SQLITE_OPEN_READWRITE |
 	    SQLITE_OPEN_CREATE, NULL) != SQLITE_OK) {
 		am_buf_setf(why, "sqlite: %s: %s", path, s->db != NULL ?

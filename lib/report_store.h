@@ -104,6 +104,13 @@ struct am_report_store_ops {
 	/* Delete rows and sent marks older than before: 0 or -1 with why. */
 	int (*purge)(void *state, int64_t before, uint64_t *deleted,
 	    struct am_buf *why);
+	/*
+	 * Take the lock that keeps sending runs apart (held until close):
+	 * 0 taken, 1 another run holds it, -1 with why. SQLite: flock on
+	 * PATH.lock; PostgreSQL: a session advisory lock, so runs on
+	 * different hosts of a fleet do not overlap either.
+	 */
+	int (*lock)(void *state, struct am_buf *why);
 	/* The schema version the store is at. */
 	int (*version)(void *state);
 	void (*close)(void *state);

@@ -16,13 +16,11 @@
  * or refused for good (not mailto, not authorized). A failed send or a DNS
  * failure leaves it for the next run, which sends it with the same
  * Report-ID and file name (RFC 9990 s.3.5.2), so a receiver can drop a
- * duplicate when a run is cut between sending and marking. Runs over the
- * same SQLite store are serialised by a lock file (PATH.lock).
+ * duplicate when a run is cut between sending and marking. Sending runs
+ * over one store never overlap (the store's lock: PATH.lock for SQLite,
+ * an advisory lock for PostgreSQL, so also across a fleet's hosts).
  */
-#include <sys/file.h>
-
 #include <errno.h>
-#include <fcntl.h>
 #include <getopt.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -350,27 +348,6 @@ setup(struct ctx *c, int need_identity)
 	am_buf_release(&why);
 }
 
-/* One sending run at a time per SQLite store: PATH.lock. */
-static int
-lock_store(const char *spec)
-{
-	char path[4096];
-	int fd;
-
-	if (strncmp(spec, "sqlite:", 7) != 0)
-		return -1;
-	snprintf(path, sizeof(path), "%s.lock", spec + 7);
-	if ((fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600)) < 0) {
-		warnx_("%s: %s", path, strerror(errno));
-		exit(1);
-	}
-	if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
-		warnx_("another authmilter-report run holds %s", path);
-		exit(1);
-	}
-	return fd;
-}
-
 /* The pending periods, read before any is marked sent. */
 struct plist {
 	struct am_report_period *v;
@@ -439,7 +416,7 @@ main(int argc, char **argv)
 	const char *conf_path = DEFAULT_CONF;
 	struct am_config *conf;
 	struct ctx c;
-	int ch, list = 0, rc = 0, lockfd = -1;
+	int ch, list = 0, rc = 0, lk;
 
 	memset(&c, 0, sizeof(c));
 	while ((ch = getopt_long(argc, argv, "c:", longopts, NULL)) != -1) {
@@ -465,9 +442,15 @@ main(int argc, char **argv)
 	c.conf = conf;
 	c.now = (int64_t)time(NULL);
 	c.period = conf->report_period == AM_REPORTPERIOD_HOUR ? 3600 : 86400;
-	if (!list && c.print_domain == NULL)
-		lockfd = lock_store(conf->report_store);
 	setup(&c, !list);
+	/* one sending run at a time per store (a fleet's too) */
+	if (!list && c.print_domain == NULL &&
+	    (lk = c.store->ops->lock(c.store->state, &why)) != 0) {
+		warnx_("%s", lk > 0 ? "another authmilter-report run is "
+		    "sending from this store" : am_buf_str(&why));
+		rc = 1;
+		goto out;
+	}
 	if (list) {
 		rc = c.store->ops->periods(c.store->state, c.period, c.now, NULL,
 		    list_one, NULL, &why) != 0;
@@ -485,12 +468,11 @@ main(int argc, char **argv)
 	}
 	if (rc != 0 && why.len > 0)
 		warnx_("%s", am_buf_str(&why));
+out:
 	am_report_store_close(c.store);
 	am_dns_free(c.dns);
 	am_psl_free(c.psl);
 	am_config_free(conf);
 	am_buf_release(&why);
-	if (lockfd >= 0)
-		close(lockfd);
 	return rc;
 }

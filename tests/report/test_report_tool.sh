@@ -13,7 +13,7 @@
 # RFC 9990 s.3.5.2, the file name ABNF and one Report-ID in all three
 # places; a second run sends nothing again; old rows are purged; without
 # ReportStore the tool says reporting is off.
-# Needs sqlite3, xmllint (libxml2-utils), python3.
+# Needs sqlite3, xmllint (libxml2-utils), python3, flock (util-linux).
 set -u
 B=${AM_TOP_BUILDDIR:?}/milter/authmilter-report
 XSD=${AM_CORPUS:?}/dmarc-reports/rfc9990.xsd
@@ -22,7 +22,7 @@ trap 'rm -rf "$W"' EXIT
 fails=0
 ok() { echo "ok - $1"; }
 bad() { echo "FAIL - $1: $2"; fails=$((fails + 1)); }
-for p in sqlite3 xmllint python3; do
+for p in sqlite3 xmllint python3 flock; do
 	command -v $p >/dev/null || { echo "FAIL - $p not installed"; exit 1; }
 done
 [ -x "$B" ] || { echo "FAIL - not built: $B"; exit 1; }
@@ -99,6 +99,16 @@ if "$B" -c "$W/a.conf" --print example.com >"$W/p.xml" 2>"$W/p.err" &&
 		bad "--print count" "$n"
 else
 	bad "--print" "$(cat "$W/p.err" "$W/p.lint")"
+fi
+
+# a run while another holds the store's lock: refused, nothing sent
+if flock -n "$W/r.db.lock" "$B" -c "$W/a.conf" >"$W/lk" 2>&1; then
+	bad "lock" "ran while the lock was held: $(cat "$W/lk")"
+elif grep -q "another authmilter-report run" "$W/lk" &&
+    [ -z "$(ls "$W/out")" ]; then
+	ok "a second sending run on a locked store exits, sends nothing"
+else
+	bad "lock" "$(cat "$W/lk")"
 fi
 
 # a sendmail that fails: nothing is marked sent

@@ -299,6 +299,22 @@ test_mark_sent_purge_utf8(void **state)
 	am_buf_release(&why);
 }
 
+/* Sending runs on different hosts exclude each other (advisory lock). */
+static void
+test_lock(void **state)
+{
+	struct am_buf why = AM_BUF_INIT(512);
+	struct am_report_store *a = open_ok(), *b = open_ok();
+
+	(void)state;
+	assert_int_equal(a->ops->lock(a->state, &why), 0);
+	assert_int_equal(b->ops->lock(b->state, &why), 1);
+	am_report_store_close(a);
+	assert_int_equal(b->ops->lock(b->state, &why), 0);
+	am_report_store_close(b);
+	am_buf_release(&why);
+}
+
 /* The server drops the connection: a batch fails, the next one works. */
 static void
 test_reconnect(void **state)
@@ -330,6 +346,7 @@ main(void)
 		cmocka_unit_test(test_migration_race),
 		cmocka_unit_test(test_two_daemons_one_report),
 		cmocka_unit_test(test_mark_sent_purge_utf8),
+		cmocka_unit_test(test_lock),
 		cmocka_unit_test(test_reconnect),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

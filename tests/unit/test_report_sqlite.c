@@ -310,6 +310,30 @@ test_reporter_open(void **state)
 	tmpdb_free(&t);
 }
 
+/* Sending runs exclude each other through the store's lock. */
+static void
+test_lock(void **state)
+{
+	struct am_buf why = AM_BUF_INIT(512);
+	struct am_report_store *a, *b;
+	struct tmpdb t;
+	char p[200];
+
+	(void)state;
+	tmpdb_new(&t);
+	a = open_ok(&t);
+	b = open_ok(&t);
+	assert_int_equal(a->ops->lock(a->state, &why), 0);
+	assert_int_equal(b->ops->lock(b->state, &why), 1);
+	am_report_store_close(a);
+	assert_int_equal(b->ops->lock(b->state, &why), 0);
+	am_report_store_close(b);
+	snprintf(p, sizeof(p), "%s.lock", t.path);
+	unlink(p);
+	am_buf_release(&why);
+	tmpdb_free(&t);
+}
+
 struct glist {
 	size_t n;
 	uint64_t count[8];
@@ -428,6 +452,7 @@ main(void)
 		cmocka_unit_test(test_reopen_keeps_rows),
 		cmocka_unit_test(test_queue_to_sqlite),
 		cmocka_unit_test(test_reporter_open),
+		cmocka_unit_test(test_lock),
 		cmocka_unit_test(test_groups_and_encoding),
 		cmocka_unit_test(test_mark_sent_and_purge),
 	};
