@@ -238,7 +238,7 @@ int am_report_submit(struct am_reporter *r, const struct am_report_row *row);
  * (shutdown, tests). Do not call from a warn callback.
  */
 void am_reporter_flush(struct am_reporter *r);
-/* Counters so far (a consistent snapshot). */
+/* Counters so far (a consistent snapshot); all 0 for r NULL. */
 void am_reporter_stats(struct am_reporter *r, struct am_report_stats *out);
 /* Flush, stop the writer thread, free r; returns NULL. NULL is a no-op. */
 struct am_reporter *am_reporter_free(struct am_reporter *r);

@@ -278,6 +278,10 @@ am_reporter_flush(struct am_reporter *r)
 void
 am_reporter_stats(struct am_reporter *r, struct am_report_stats *out)
 {
+	if (r == NULL) {
+		memset(out, 0, sizeof(*out));
+		return;
+	}
 	pthread_mutex_lock(&r->mu);
 	*out = r->st;
 	pthread_mutex_unlock(&r->mu);

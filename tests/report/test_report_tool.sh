@@ -92,6 +92,16 @@ else
 	bad "--list" "got: $(cat "$W/list1") want: $want"
 fi
 
+# ReportPeriod hour: the same rows in hours (day -2 has rows at 00:00)
+{ cat "$W/a.conf"; echo "ReportPeriod hour"; } >"$W/h.conf"
+if "$B" -c "$W/h.conf" --list >"$W/listh" 2>&1 &&
+    grep -q "^example.com $(date -u -d @$d2 +%FT%TZ) $(date -u -d @$((d2 + 3599)) +%FT%TZ) 3$" "$W/listh" &&
+    grep -q "^example.com $(date -u -d @$d1 +%FT%TZ) $(date -u -d @$((d1 + 3599)) +%FT%TZ) 1$" "$W/listh"; then
+	ok "ReportPeriod hour: one period per hour"
+else
+	bad "ReportPeriod hour" "$(cat "$W/listh")"
+fi
+
 if "$B" -c "$W/a.conf" --print example.com >"$W/p.xml" 2>"$W/p.err" &&
     xmllint --noout --schema "$XSD" "$W/p.xml" 2>"$W/p.lint"; then
 	n=$(xmllint --xpath "sum(//*[local-name()='count'])" "$W/p.xml")
