@@ -62,7 +62,7 @@ d1=$((today - 86400))
 
 # row TIME IP DOMAIN FROM RUA DISPOSITION
 row() {
-	sqlite3 "$W/r.db" "INSERT INTO report_row (time, source_ip,
+	sqlite3 "${DB:-$W/r.db}" "INSERT INTO report_row (time, source_ip,
 	 policy_domain, header_from, envelope_from, p, sp, np, adkim, aspf,
 	 testing, discovery, rua, ruf, dmarc, dkim_aligned, spf_aligned,
 	 disposition, reasons, dkim, spf_domain, spf_scope, spf_result)
@@ -202,6 +202,35 @@ n=$(sqlite3 "$W/r.db" "SELECT count(*) FROM report_row WHERE policy_domain = 'ol
 	bad "purge" "$n old rows left"
 n=$(sqlite3 "$W/r.db" "SELECT count(*) FROM report_row WHERE time >= $today")
 [ "$n" = 1 ] && ok "the open period's row kept" || bad "open period row" "$n"
+
+# a run killed half way (between its two reports): the next run sends
+# only the report that was not yet marked sent
+sed "s|^ReportStore .*|ReportStore sqlite:$W/k.db|; s|^ReportSendmail .*|ReportSendmail $W/sendmail-kill|" \
+	"$W/a.conf" >"$W/k.conf"
+cat >"$W/sendmail-kill" <<EOF
+#!/bin/sh
+# the second message: kill the report run before it is accepted
+if [ -e "$W/killed" ]; then exec "$W/sendmail" "\$@"; fi
+if ls "$W/out" | grep -q eml; then touch "$W/killed"; kill -9 \$PPID; exit 1; fi
+exec "$W/sendmail" "\$@"
+EOF
+chmod +x "$W/sendmail-kill"
+rm -f "$W"/out/*
+"$B" -c "$W/k.conf" --list >/dev/null 2>&1
+DB=$W/k.db row $((d2 + 10)) 192.0.2.1 example.com example.com mailto:dmarc@example.com reject
+DB=$W/k.db row $((d1 + 10)) 192.0.2.1 example.com example.com mailto:dmarc@example.com reject
+"$B" -c "$W/k.conf" >"$W/k1" 2>&1
+rc1=$?
+"$B" -c "$W/k.conf" >"$W/k2" 2>&1
+rc2=$?
+n=$(ls "$W/out" | grep -c '\.eml$')
+if [ $rc1 = 137 ] && [ $rc2 = 0 ] && [ "$n" = 2 ] &&
+    [ "$(grep -h '^Message-ID' "$W"/out/*.eml | sort -u | wc -l)" = 2 ] &&
+    grep -q "1 reports sent" "$W/k2"; then
+	ok "a run killed between two reports: the next sends only the other"
+else
+	bad "killed run" "rc $rc1/$rc2, $n mails: $(cat "$W/k1" "$W/k2")"
+fi
 
 grep -v '^Report' "$W/a.conf" >"$W/off.conf"
 if "$B" -c "$W/off.conf" >"$W/off" 2>&1 && grep -q "reporting is off" "$W/off"; then
