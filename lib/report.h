@@ -15,6 +15,9 @@
  * Files:
  *   report_row.c    row copy/free, names of the enum values (the XML words)
  *   report_queue.c  the bounded queue, the writer thread, drop counters
+ *   report_open.c   am_reporter_open(): store + reporter in one call
+ * and, for authmilter-report: report_store.h (stores), report_xml.h (the
+ * XML), report_dest.h (rua URIs, external destination verification).
  *
  * The enums below are the value sets of the RFC 9990 Appendix A schema, not
  * the engine's own enums, so the row (and the store) stay stable when the

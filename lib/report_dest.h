@@ -2,13 +2,15 @@
 /*
  * report_dest: where an aggregate report may go (RFC 9990 s.3.5, s.4).
  *
- *   am_report_rua_mailto()  one rua URI -> a mail address we can hand to
+ *   am_report_rua_mailto()  (report_uri.c)
+ *                           one rua URI -> a mail address we can hand to
  *                           sendmail, or refusal: only mailto URIs
  *                           (s.3.5.2); the obsolete "!size" suffix
  *                           (RFC 7489 s.6.2) is dropped; hfields after
  *                           '?' are ignored; the address must be a plain
  *                           dot-atom local part at a host name
- *   am_report_dest_verify() external destination verification (s.4): a
+ *   am_report_dest_verify() (report_dest.c)
+ *                           external destination verification (s.4): a
  *                           destination outside the policy domain's
  *                           Organizational Domain needs a TXT record
  *                           starting v=DMARC1 at

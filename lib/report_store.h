@@ -5,10 +5,14 @@
  * reads them per policy domain and period, marks periods sent and purges.
  *
  * Back ends plug in through struct am_report_store_ops, like lib/dns.h's
- * back ends: report_sqlite.c ("sqlite:/path") today; PostgreSQL later.
- * am_report_store_open() picks one by the ReportStore scheme and creates or
- * migrates the schema (db/schema-<backend>.sql, versioned by its
- * "-- migration N" sections and the schema_version table).
+ * back ends:
+ *   report_sqlite.c  "sqlite:/path", the embedded default
+ *   report_pgsql.c   "postgresql://...", one database for a fleet
+ * am_report_store_open() (report_open.c) picks one by the ReportStore
+ * scheme and creates or migrates the schema (db/schema-sqlite.sql,
+ * db/schema-postgresql.sql, versioned by their "-- migration N" sections
+ * and the schema_version table). report_store.c holds what all share: the
+ * list encoding below and the UTF-8 checks.
  *
  * Grouping is the store's job (SQL GROUP BY), so a report streams: rows of
  * a policy domain are grouped per (source IP, disposition, aligned DKIM and
