@@ -42,6 +42,17 @@
 int am_report_rua_mailto(const char *uri, char addr[AM_REPORT_ADDR_MAX],
     char host[AM_DNS_NAME_MAX + 1], struct am_buf *why);
 
+/*
+ * Split a rua= or ruf= tag value ("mailto:a@x, mailto:b@y!10m") at its
+ * commas (RFC 9989 s.4.7: URIs separated by ',' with optional WSP) into
+ * at most max URIs, trimmed, copied into scratch (reset first); v[i]
+ * point into scratch, valid until it changes. Empty items are skipped.
+ * Returns the number of URIs (those beyond max are not counted). For
+ * filling struct am_report_row's rua/ruf from a DMARC record.
+ */
+size_t am_report_uri_split(const char *value, struct am_buf *scratch,
+    const char **v, size_t max);
+
 enum am_report_dest {
 	AM_REPORT_DEST_OK,        /* send to addr (maybe replaced, see above) */
 	AM_REPORT_DEST_REFUSED,   /* no authorization (or a foreign override):

@@ -11,6 +11,8 @@
 
 #include "report_dest.h"
 
+#define AM_REPORT_SPLIT_MAX 64
+
 static int
 hexval(int c)
 {
@@ -114,3 +116,36 @@ am_report_rua_mailto(const char *uri, char addr[AM_REPORT_ADDR_MAX],
 	return 0;
 }
 
+
+size_t
+am_report_uri_split(const char *value, struct am_buf *scratch,
+    const char **v, size_t max)
+{
+	size_t n = 0, len, k, off[AM_REPORT_SPLIT_MAX];
+	const char *p = value, *e;
+
+	am_buf_reset(scratch);
+	if (max > AM_REPORT_SPLIT_MAX)
+		max = AM_REPORT_SPLIT_MAX;
+	while (p != NULL && *p != '\0' && n < max) {
+		while (*p == ',' || *p == ' ' || *p == '\t')
+			p++;
+		e = p + strcspn(p, ",");
+		len = (size_t)(e - p);
+		while (len > 0 && (p[len - 1] == ' ' || p[len - 1] == '\t'))
+			len--;
+		if (len > 0) {
+			off[n++] = scratch->len;
+			if (am_buf_add(scratch, p, len) != 0 ||
+			    am_buf_add(scratch, "", 1) != 0) {
+				n--;     /* cut by the cap: leave it out */
+				break;
+			}
+		}
+		p = e;
+	}
+	/* pointers only now: the buffer may have moved while growing */
+	for (k = 0; k < n; k++)
+		v[k] = scratch->data + off[k];
+	return n;
+}

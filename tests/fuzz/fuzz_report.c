@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * libFuzzer target for the report code that reads hostile text: the rua
- * URI parser (lib/report_uri.c), the XML escaper (lib/report_xml.c), the
+ * URI parser and splitter (lib/report_uri.c), the XML escaper (lib/report_xml.c), the
  * list decoder and the UTF-8 cleaner (lib/report_store.c). Besides not
  * crashing, it checks what the callers rely on: an accepted address is a
  * plain local@host with no byte a command line or header could misread,
@@ -36,7 +36,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	char addr[AM_REPORT_ADDR_MAX], host[AM_DNS_NAME_MAX + 1];
 	struct am_buf out = AM_BUF_INIT(1 << 20), tmp = AM_BUF_INIT(1 << 20);
-	const char *f[4], *pos, *s;
+	const char *f[4], *pos, *s, *uris[32];
 	char *in;
 	size_t i;
 
@@ -64,6 +64,9 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		    strncmp(s, "&#", 2) != 0))
 			abort();
 	check_utf8(am_report_utf8_clean(in, &tmp));
+	for (i = am_report_uri_split(in, &tmp, uris, 32); i > 0; i--)
+		if (strchr(uris[i - 1], ',') != NULL || *uris[i - 1] == '\0')
+			abort();
 	for (pos = in; am_report_dec_item(&pos, &tmp, f, 4) > 0;)
 		;
 	am_buf_release(&out);

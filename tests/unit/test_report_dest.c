@@ -86,6 +86,33 @@ test_mailto_huge(void **state)
 	free(uri);
 }
 
+static void
+test_uri_split(void **state)
+{
+	struct am_buf scratch = AM_BUF_INIT(8192);
+	const char *v[40];
+	struct am_buf big = AM_BUF_INIT(100000);
+	size_t n, i;
+
+	(void)state;
+	n = am_report_uri_split(" mailto:a@x.example ,mailto:b@y.example!10m,,"
+	    "\tmailto:c@z.example\t", &scratch, v, 40);
+	assert_int_equal(n, 3);
+	assert_string_equal(v[0], "mailto:a@x.example");
+	assert_string_equal(v[1], "mailto:b@y.example!10m");
+	assert_string_equal(v[2], "mailto:c@z.example");
+	assert_int_equal(am_report_uri_split("", &scratch, v, 40), 0);
+	assert_int_equal(am_report_uri_split(" , ,", &scratch, v, 40), 0);
+	/* thousands of URIs: at most max kept, within the scratch cap */
+	for (i = 0; i < 5000; i++)
+		am_buf_printf(&big, "mailto:r%zu@example.com,", i);
+	n = am_report_uri_split(am_buf_str(&big), &scratch, v, 32);
+	assert_int_equal(n, 32);
+	assert_string_equal(v[31], "mailto:r31@example.com");
+	am_buf_release(&big);
+	am_buf_release(&scratch);
+}
+
 struct dest_case {
 	const char *name;
 	const char *uri;
@@ -189,6 +216,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_mailto),
 		cmocka_unit_test(test_mailto_huge),
+		cmocka_unit_test(test_uri_split),
 		cmocka_unit_test(test_verify),
 		cmocka_unit_test(test_verify_tempfail),
 	};
