@@ -33,6 +33,7 @@ static const char *const facility_words[] = { "mail", "daemon", "user", "local0"
 	"local1", "local2", "local3", "local4", "local5", "local6", "local7", NULL };
 
 static const char *const forged_words[] = { "remove", "rename", NULL };
+static const char *const period_words[] = { "day", "hour", NULL };
 
 static const struct am_conf_opt options[] = {
 	{ "Socket", AM_CONF_SOCKET, "inet:8891@127.0.0.1", OFF(socket), NULL, 0, 0 },
@@ -75,6 +76,13 @@ static const struct am_conf_opt options[] = {
 	{ "ARCTrustedSealers", AM_CONF_STRLIST, "", OFF(arc_trusted_sealers), NULL, 0, 0 },
 	{ "IgnoreRecipients", AM_CONF_STRLIST, "", OFF(ignore_recipients), NULL, 0, 0 },
 	{ "ForgedHeaders", AM_CONF_ENUM, "remove", OFF(forged_headers), forged_words, 0, 0 },
+	{ "ReportStore", AM_CONF_STRING, "", OFF(report_store), NULL, 0, 0 },
+	{ "ReportOrgName", AM_CONF_STRING, "", OFF(report_org_name), NULL, 0, 0 },
+	{ "ReportEmail", AM_CONF_STRING, "", OFF(report_email), NULL, 0, 0 },
+	{ "ReportSubmitter", AM_CONF_STRING, "", OFF(report_submitter), NULL, 0, 0 },
+	{ "ReportPeriod", AM_CONF_ENUM, "day", OFF(report_period), period_words, 0, 0 },
+	{ "ReportRetention", AM_CONF_UINT, "30", OFF(report_retention), NULL, 1, 3650 },
+	{ "ReportSendmail", AM_CONF_STRING, "/usr/sbin/sendmail -oi", OFF(report_sendmail), NULL, 0, 0 },
 	{ NULL, 0, NULL, 0, NULL, 0, 0 },
 };
 

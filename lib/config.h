@@ -108,7 +108,17 @@ struct am_config {
 	struct am_strlist arc_trusted_sealers;
 	struct am_strlist ignore_recipients;  /* "postmaster@", "@dom", "a@dom" */
 	int forged_headers;                   /* enum am_forged */
+	/* reports (RFC 9990): off until report_store and identity are set */
+	char *report_store;         /* "sqlite:/path"; "" = off */
+	char *report_org_name;
+	char *report_email;
+	char *report_submitter;     /* "" = the domain of report_email */
+	int report_period;          /* enum am_reportperiod */
+	unsigned report_retention;  /* days */
+	char *report_sendmail;      /* command line, split at white space */
 };
+
+enum am_reportperiod { AM_REPORTPERIOD_DAY, AM_REPORTPERIOD_HOUR };
 
 /* 1 when the list names the address (if given) or the host name. */
 int am_hostlist_match(const struct am_hostlist *l, const struct am_addr *a,

@@ -1,0 +1,48 @@
+-- SPDX-License-Identifier: BSD-2-Clause
+-- The report store, SQLite (lib/report_sqlite.c; ReportStore sqlite:PATH).
+--
+-- Each "-- migration N" section takes the schema from version N-1 to N.
+-- The program applies, in one transaction each, the sections above the
+-- version in schema_version, and refuses a database newer than it knows.
+-- Never edit a released section: add a new one.
+--
+-- report_row: one row per message whose DMARC evaluation found a policy
+-- record (struct am_report_row). Result columns hold the RFC 9990 schema
+-- words; list columns (dkim, reasons, rua, ruf) the encoding of
+-- lib/report_store.h, so equal results are equal text for GROUP BY.
+-- report_sent: the periods reported, one row per (domain, period).
+
+-- migration 1
+CREATE TABLE schema_version (version INTEGER NOT NULL);
+INSERT INTO schema_version (version) VALUES (0);
+CREATE TABLE report_row (
+	id INTEGER PRIMARY KEY,
+	time INTEGER NOT NULL,          -- seconds since the epoch, UTC
+	source_ip TEXT NOT NULL,
+	policy_domain TEXT NOT NULL,
+	header_from TEXT NOT NULL,
+	envelope_from TEXT,             -- NULL unknown, '' null reverse-path
+	envelope_to TEXT,               -- NULL unknown
+	p TEXT NOT NULL, sp TEXT NOT NULL, np TEXT NOT NULL,  -- '' absent
+	adkim TEXT NOT NULL, aspf TEXT NOT NULL, testing TEXT NOT NULL,
+	fo TEXT,
+	discovery TEXT NOT NULL,        -- psl or treewalk
+	rua TEXT NOT NULL, ruf TEXT NOT NULL,
+	dmarc TEXT NOT NULL,            -- pass or fail
+	dkim_aligned TEXT NOT NULL, spf_aligned TEXT NOT NULL,
+	disposition TEXT NOT NULL,      -- none, pass, quarantine, reject
+	reasons TEXT NOT NULL,
+	dkim TEXT NOT NULL,
+	spf_domain TEXT,                -- NULL: SPF not evaluated
+	spf_scope TEXT, spf_result TEXT, spf_human TEXT
+);
+CREATE INDEX report_row_domain_time ON report_row (policy_domain, time);
+CREATE INDEX report_row_time ON report_row (time);
+CREATE TABLE report_sent (
+	policy_domain TEXT NOT NULL,
+	period_begin INTEGER NOT NULL,
+	period_end INTEGER NOT NULL,    -- inclusive
+	report_id TEXT NOT NULL,
+	sent_at INTEGER NOT NULL,
+	PRIMARY KEY (policy_domain, period_begin, period_end)
+);

@@ -1,0 +1,590 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
+/*
+ * report_pgsql: the fleet report store (ReportStore postgresql://...),
+ * through libpq.
+ *
+ * Several daemons (one per MX host) insert into one database, so one
+ * report covers the whole fleet. The schema is db/schema-postgresql.sql,
+ * compiled in (report_schema_pgsql.c is generated from it) and migrated
+ * under a transaction-level advisory lock, so daemons starting together
+ * apply each migration once. Statements are prepared per connection; a
+ * lost connection is reset before the next operation (the batch that saw
+ * it failing is dropped and counted by the queue). Groups are read in
+ * libpq's single-row mode, so a report streams here too. Text columns
+ * are UTF-8: invalid bytes are sent as U+FFFD (the XML writer would
+ * write them so anyway), so one hostile row cannot fail a batch.
+ *
+ * Thread safety: see report_store.h (one thread at a time).
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <libpq-fe.h>
+
+#include "report_store.h"
+
+extern const char am_report_pgsql_schema[];    /* report_schema_pgsql.c */
+
+#define MIGRATE_LOCK "8471029384"   /* pg_advisory_xact_lock key */
+#define SEND_LOCK "8471029385"      /* pg_try_advisory_lock: report runs */
+#define NPARAM 26
+
+static const struct {
+	const char *name, *sql;
+	int nparams;
+} stmts[] = {
+	{ "am_insert", "INSERT INTO report_row (time, source_ip, policy_domain,"
+	    " header_from, envelope_from, envelope_to, p, sp, np, adkim, aspf,"
+	    " testing, fo, discovery, rua, ruf, dmarc, dkim_aligned,"
+	    " spf_aligned, disposition, reasons, dkim, spf_domain, spf_scope,"
+	    " spf_result, spf_human) VALUES ($1, $2, $3, $4, $5, $6, $7, $8,"
+	    " $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21,"
+	    " $22, $23, $24, $25, $26)", NPARAM },
+	{ "am_periods", "SELECT policy_domain, (time / $1) * $1 AS b, count(*)"
+	    " FROM report_row r WHERE time < $2 AND ($3::text IS NULL OR"
+	    " policy_domain = $3) AND NOT EXISTS (SELECT 1 FROM report_sent s"
+	    " WHERE s.policy_domain = r.policy_domain AND s.period_begin <="
+	    " r.time AND r.time <= s.period_end) GROUP BY policy_domain, b"
+	    " ORDER BY policy_domain, b", 3 },
+	{ "am_published", "SELECT policy_domain, p, sp, np, adkim, aspf,"
+	    " testing, discovery, fo, rua, ruf FROM report_row WHERE"
+	    " policy_domain = $1 AND time BETWEEN $2 AND $3"
+	    " ORDER BY time DESC, id DESC LIMIT 1", 3 },
+	{ "am_groups", "SELECT count(*), source_ip, disposition, dkim_aligned,"
+	    " spf_aligned, reasons, header_from, envelope_from, envelope_to,"
+	    " dkim, spf_domain, spf_scope, spf_result, spf_human FROM report_row"
+	    " WHERE policy_domain = $1 AND time BETWEEN $2 AND $3"
+	    " GROUP BY source_ip, disposition, dkim_aligned, spf_aligned,"
+	    " reasons, header_from, envelope_from, envelope_to, dkim,"
+	    " spf_domain, spf_scope, spf_result, spf_human"
+	    " ORDER BY header_from, source_ip", 3 },
+	{ "am_sent_add", "INSERT INTO report_sent (policy_domain, period_begin,"
+	    " period_end, report_id, sent_at) SELECT $1::text, $2::bigint,"
+	    " $3::bigint, $4::text, $5::bigint WHERE"
+	    " NOT EXISTS (SELECT 1 FROM report_sent WHERE policy_domain = $1"
+	    " AND period_begin <= $3 AND $2 <= period_end)"
+	    " ON CONFLICT DO NOTHING", 5 },
+};
+
+#define NSTMT (sizeof(stmts) / sizeof(stmts[0]))
+
+struct pg_store {
+	PGconn *conn;
+	int prepared;              /* statements exist on this connection */
+	int locked;                /* holds SEND_LOCK */
+	int version;
+	PGresult *published;       /* kept for am_report_published strings */
+	struct am_buf enc[4], clean[NPARAM];
+};
+
+static int
+pg_fail(struct pg_store *s, const char *what, PGresult *res,
+    struct am_buf *why)
+{
+	const char *msg = res != NULL ? PQresultErrorMessage(res) : "";
+
+	if (*msg == '\0')
+		msg = PQerrorMessage(s->conn);
+	am_buf_setf(why, "postgresql: %s: %.*s", what,
+	    (int)strcspn(msg, "\n"), msg);
+	PQclear(res);
+	return -1;
+}
+
+/* Run sql without parameters; 0 when it succeeded. */
+static int
+pg_exec(struct pg_store *s, const char *sql, struct am_buf *why)
+{
+	PGresult *res = PQexec(s->conn, sql);
+	ExecStatusType st = PQresultStatus(res);
+
+	if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK)
+		return pg_fail(s, sql, res, why);
+	PQclear(res);
+	return 0;
+}
+
+static void
+pg_rollback(struct pg_store *s)
+{
+	PQclear(PQexec(s->conn, "ROLLBACK"));
+}
+
+static int
+read_version(struct pg_store *s, int *out, struct am_buf *why)
+{
+	PGresult *res;
+
+	*out = 0;
+	res = PQexec(s->conn, "SELECT to_regclass('schema_version') IS NOT NULL");
+	if (PQresultStatus(res) != PGRES_TUPLES_OK)
+		return pg_fail(s, "schema", res, why);
+	if (strcmp(PQgetvalue(res, 0, 0), "t") != 0) {
+		PQclear(res);
+		return 0;
+	}
+	PQclear(res);
+	res = PQexec(s->conn, "SELECT max(version) FROM schema_version");
+	if (PQresultStatus(res) != PGRES_TUPLES_OK)
+		return pg_fail(s, "schema_version", res, why);
+	*out = atoi(PQgetvalue(res, 0, 0));
+	PQclear(res);
+	return 0;
+}
+
+/* Apply the missing migrations, one transaction each, under the lock. */
+static int
+migrate(struct pg_store *s, struct am_buf *why)
+{
+	static const char mark[] = "\n-- migration ";
+	const char *p, *next, *body;
+	char upd[80], *text;
+	int n;
+
+	for (p = strstr(am_report_pgsql_schema, mark); p != NULL; p = next) {
+		n = atoi(p + sizeof(mark) - 1);
+		body = strchr(p + 1, '\n');
+		next = strstr(p + 1, mark);
+		if (body == NULL)
+			break;
+		if (pg_exec(s, "BEGIN", why) != 0 ||
+		    pg_exec(s, "SELECT pg_advisory_xact_lock(" MIGRATE_LOCK ")",
+		    why) != 0 || read_version(s, &s->version, why) != 0)
+			goto err;
+		if (s->version > AM_REPORT_SCHEMA_VERSION) {
+			am_buf_setf(why, "postgresql: the schema is version %d, "
+			    "newer than this program's %d", s->version,
+			    AM_REPORT_SCHEMA_VERSION);
+			goto err;
+		}
+		if (n <= s->version) {
+			pg_rollback(s);
+			continue;
+		}
+		text = strndup(body, next != NULL ? (size_t)(next - body) :
+		    strlen(body));
+		snprintf(upd, sizeof(upd), "UPDATE schema_version SET version"
+		    " = %d", n);
+		if (text == NULL || pg_exec(s, text, why) != 0 ||
+		    pg_exec(s, upd, why) != 0 || pg_exec(s, "COMMIT", why) != 0) {
+			free(text);
+			goto err;
+		}
+		free(text);
+		s->version = n;
+	}
+	if (read_version(s, &s->version, why) != 0)
+		return -1;
+	if (s->version != AM_REPORT_SCHEMA_VERSION) {
+		am_buf_setf(why, "postgresql: the schema is version %d, this "
+		    "program's is %d", s->version, AM_REPORT_SCHEMA_VERSION);
+		return -1;
+	}
+	return 0;
+err:
+	pg_rollback(s);
+	return -1;
+}
+
+/* A working connection with the statements prepared; -1 with why. */
+static int
+ready(struct pg_store *s, struct am_buf *why)
+{
+	PGresult *res;
+	size_t i;
+
+	if (PQstatus(s->conn) != CONNECTION_OK) {
+		PQreset(s->conn);
+		s->prepared = 0;
+		if (PQstatus(s->conn) != CONNECTION_OK)
+			return pg_fail(s, "connection", NULL, why);
+	}
+	for (i = 0; !s->prepared && i < NSTMT; i++) {
+		res = PQprepare(s->conn, stmts[i].name, stmts[i].sql,
+		    stmts[i].nparams, NULL);
+		if (PQresultStatus(res) != PGRES_COMMAND_OK)
+			return pg_fail(s, stmts[i].name, res, why);
+		PQclear(res);
+	}
+	s->prepared = 1;
+	return 0;
+}
+
+static PGresult *
+run(struct pg_store *s, int stmt, int n, const char *const *v)
+{
+	return PQexecPrepared(s->conn, stmts[stmt].name, n, v, NULL, NULL, 0);
+}
+
+/* Text for a parameter: NULL stays NULL, the rest valid UTF-8. */
+static const char *
+txt(struct pg_store *s, int i, const char *v)
+{
+	return v == NULL ? NULL : am_report_utf8_clean(v, &s->clean[i]);
+}
+
+static int
+insert_one(struct pg_store *s, const struct am_report_row *r,
+    struct am_buf *why)
+{
+	const char *v[NPARAM];
+	char t[32], adkim[2] = { r->adkim, 0 }, aspf[2] = { r->aspf, 0 };
+	char testing[2] = { r->testing, 0 };
+	PGresult *res;
+	int i;
+
+	for (i = 0; i < 4; i++)
+		am_buf_reset(&s->enc[i]);
+	am_report_enc_uris(&s->enc[0], r->rua, r->nrua);
+	am_report_enc_uris(&s->enc[1], r->ruf, r->nruf);
+	am_report_enc_reasons(&s->enc[2], r);
+	am_report_enc_dkim(&s->enc[3], r);
+	snprintf(t, sizeof(t), "%lld", (long long)r->time);
+	v[0] = t;
+	v[1] = txt(s, 1, r->source_ip);
+	v[2] = txt(s, 2, r->policy_domain);
+	v[3] = txt(s, 3, r->header_from);
+	v[4] = txt(s, 4, r->envelope_from);
+	v[5] = txt(s, 5, r->envelope_to);
+	v[6] = am_report_policy_name(r->p);
+	v[7] = am_report_policy_name(r->sp);
+	v[8] = am_report_policy_name(r->np);
+	v[9] = adkim;
+	v[10] = aspf;
+	v[11] = testing;
+	v[12] = txt(s, 12, r->fo);
+	v[13] = am_report_discovery_name(r->discovery);
+	v[14] = txt(s, 14, am_buf_str(&s->enc[0]));
+	v[15] = txt(s, 15, am_buf_str(&s->enc[1]));
+	v[16] = am_report_dmarc_name(r->dmarc);
+	v[17] = am_report_dmarc_name(r->dkim_aligned);
+	v[18] = am_report_dmarc_name(r->spf_aligned);
+	v[19] = am_report_disposition_name(r->disposition);
+	v[20] = txt(s, 20, am_buf_str(&s->enc[2]));
+	v[21] = txt(s, 21, am_buf_str(&s->enc[3]));
+	v[22] = txt(s, 22, r->spf_domain);
+	v[23] = r->spf_domain != NULL ? am_report_scope_name(r->spf_scope) : NULL;
+	v[24] = r->spf_domain != NULL ?
+	    am_report_spf_result_name(r->spf_result) : NULL;
+	v[25] = txt(s, 25, r->spf_human);
+	for (i = 0; i < 4; i++)
+		if (s->enc[i].truncated) {
+			am_buf_setf(why, "postgresql: encoded list over %zu bytes",
+			    s->enc[i].cap);
+			return -1;
+		}
+	res = run(s, 0, NPARAM, v);
+	if (PQresultStatus(res) != PGRES_COMMAND_OK)
+		return pg_fail(s, "insert", res, why);
+	PQclear(res);
+	return 0;
+}
+
+static int
+pg_insert(void *state, struct am_report_row *const *rows, size_t n,
+    struct am_buf *why)
+{
+	struct pg_store *s = state;
+	size_t i;
+
+	if (ready(s, why) != 0 || pg_exec(s, "BEGIN", why) != 0)
+		return -1;
+	for (i = 0; i < n; i++)
+		if (insert_one(s, rows[i], why) != 0)
+			goto err;
+	if (pg_exec(s, "COMMIT", why) != 0)
+		goto err;
+	return 0;
+err:
+	pg_rollback(s);
+	return -1;
+}
+
+static int
+pg_periods(void *state, int64_t period, int64_t now, const char *domain,
+    am_report_period_cb cb, void *arg, struct am_buf *why)
+{
+	struct pg_store *s = state;
+	struct am_report_period p;
+	char len[32], closed[32];
+	const char *v[3] = { len, closed, domain };
+	PGresult *res;
+	int i, rc = 0;
+
+	if (period <= 0) {
+		am_buf_setf(why, "bad period %lld", (long long)period);
+		return -1;
+	}
+	if (ready(s, why) != 0)
+		return -1;
+	snprintf(len, sizeof(len), "%lld", (long long)period);
+	snprintf(closed, sizeof(closed), "%lld", (long long)(now - now % period));
+	/* one row per domain and period, not per message: fits in memory */
+	res = run(s, 1, 3, v);
+	if (PQresultStatus(res) != PGRES_TUPLES_OK)
+		return pg_fail(s, "periods", res, why);
+	for (i = 0; i < PQntuples(res) && rc == 0; i++) {
+		p.domain = PQgetvalue(res, i, 0);
+		p.begin = strtoll(PQgetvalue(res, i, 1), NULL, 10);
+		p.end = p.begin + period - 1;
+		p.count = strtoull(PQgetvalue(res, i, 2), NULL, 10);
+		rc = cb(arg, &p);
+	}
+	PQclear(res);
+	return rc;
+}
+
+/* Column c of row 0, NULL for SQL NULL. */
+static const char *
+val(PGresult *res, int row, int c)
+{
+	return PQgetisnull(res, row, c) ? NULL : PQgetvalue(res, row, c);
+}
+
+static int
+pg_published(void *state, const char *domain, int64_t begin, int64_t end,
+    struct am_report_published *out, struct am_buf *why)
+{
+	struct pg_store *s = state;
+	char b[32], e[32];
+	const char *v[3] = { domain, b, e };
+
+	PQclear(s->published);
+	s->published = NULL;
+	if (ready(s, why) != 0)
+		return -1;
+	snprintf(b, sizeof(b), "%lld", (long long)begin);
+	snprintf(e, sizeof(e), "%lld", (long long)end);
+	s->published = run(s, 2, 3, v);
+	if (PQresultStatus(s->published) != PGRES_TUPLES_OK) {
+		pg_fail(s, "published", s->published, why);
+		s->published = NULL;
+		return -1;
+	}
+	if (PQntuples(s->published) == 0)
+		return 1;
+	out->domain = val(s->published, 0, 0);
+	out->p = val(s->published, 0, 1);
+	out->sp = val(s->published, 0, 2);
+	out->np = val(s->published, 0, 3);
+	out->adkim = val(s->published, 0, 4);
+	out->aspf = val(s->published, 0, 5);
+	out->testing = val(s->published, 0, 6);
+	out->discovery = val(s->published, 0, 7);
+	out->fo = val(s->published, 0, 8);
+	out->rua = val(s->published, 0, 9);
+	out->ruf = val(s->published, 0, 10);
+	return 0;
+}
+
+static int
+group_cb(PGresult *res, am_report_group_cb cb, void *arg)
+{
+	struct am_report_group g;
+
+	g.count = strtoull(PQgetvalue(res, 0, 0), NULL, 10);
+	g.source_ip = val(res, 0, 1);
+	g.disposition = val(res, 0, 2);
+	g.dkim_aligned = val(res, 0, 3);
+	g.spf_aligned = val(res, 0, 4);
+	g.reasons = val(res, 0, 5);
+	g.header_from = val(res, 0, 6);
+	g.envelope_from = val(res, 0, 7);
+	g.envelope_to = val(res, 0, 8);
+	g.dkim = val(res, 0, 9);
+	g.spf_domain = val(res, 0, 10);
+	g.spf_scope = val(res, 0, 11);
+	g.spf_result = val(res, 0, 12);
+	g.spf_human = val(res, 0, 13);
+	return cb(arg, &g);
+}
+
+static int
+pg_groups(void *state, const char *domain, int64_t begin, int64_t end,
+    am_report_group_cb cb, void *arg, struct am_buf *why)
+{
+	struct pg_store *s = state;
+	char b[32], e[32];
+	const char *v[3] = { domain, b, e };
+	PGresult *res;
+	int rc = 0, err = 0;
+
+	if (ready(s, why) != 0)
+		return -1;
+	snprintf(b, sizeof(b), "%lld", (long long)begin);
+	snprintf(e, sizeof(e), "%lld", (long long)end);
+	if (!PQsendQueryPrepared(s->conn, stmts[3].name, 3, v, NULL, NULL, 0) ||
+	    !PQsetSingleRowMode(s->conn))
+		return pg_fail(s, "groups", NULL, why);
+	/* one row per PGresult: memory does not grow with the groups */
+	while ((res = PQgetResult(s->conn)) != NULL) {
+		switch (PQresultStatus(res)) {
+		case PGRES_SINGLE_TUPLE:
+			if (rc == 0 && !err)
+				rc = group_cb(res, cb, arg);
+			break;
+		case PGRES_TUPLES_OK:
+			break;
+		default:
+			if (!err)
+				am_buf_setf(why, "postgresql: groups: %.*s",
+				    (int)strcspn(PQresultErrorMessage(res), "\n"),
+				    PQresultErrorMessage(res));
+			err = 1;
+		}
+		PQclear(res);
+	}
+	return err ? -1 : rc;
+}
+
+static int
+pg_mark_sent(void *state, const char *domain, int64_t begin, int64_t end,
+    const char *report_id, int64_t now, struct am_buf *why)
+{
+	struct pg_store *s = state;
+	char b[32], e[32], t[32];
+	const char *v[5] = { domain, b, e, report_id, t };
+	PGresult *res;
+	int added;
+
+	if (ready(s, why) != 0)
+		return -1;
+	snprintf(b, sizeof(b), "%lld", (long long)begin);
+	snprintf(e, sizeof(e), "%lld", (long long)end);
+	snprintf(t, sizeof(t), "%lld", (long long)now);
+	/* one statement: its own transaction */
+	res = run(s, 4, 5, v);
+	if (PQresultStatus(res) != PGRES_COMMAND_OK)
+		return pg_fail(s, "mark sent", res, why);
+	added = atoi(PQcmdTuples(res));
+	PQclear(res);
+	return added == 1 ? 0 : 1;
+}
+
+static int
+pg_purge(void *state, int64_t before, uint64_t *deleted, struct am_buf *why)
+{
+	struct pg_store *s = state;
+	char b[32];
+	const char *v[1] = { b };
+	PGresult *res;
+
+	*deleted = 0;
+	if (ready(s, why) != 0 || pg_exec(s, "BEGIN", why) != 0)
+		return -1;
+	snprintf(b, sizeof(b), "%lld", (long long)before);
+	res = PQexecParams(s->conn, "DELETE FROM report_row WHERE time < $1",
+	    1, NULL, v, NULL, NULL, 0);
+	if (PQresultStatus(res) != PGRES_COMMAND_OK)
+		goto err;
+	*deleted = strtoull(PQcmdTuples(res), NULL, 10);
+	PQclear(res);
+	res = PQexecParams(s->conn, "DELETE FROM report_sent WHERE period_end"
+	    " < $1", 1, NULL, v, NULL, NULL, 0);
+	if (PQresultStatus(res) != PGRES_COMMAND_OK)
+		goto err;
+	PQclear(res);
+	if (pg_exec(s, "COMMIT", why) != 0) {
+		pg_rollback(s);
+		return -1;
+	}
+	return 0;
+err:
+	pg_fail(s, "purge", res, why);
+	pg_rollback(s);
+	return -1;
+}
+
+static int
+pg_lock(void *state, struct am_buf *why)
+{
+	struct pg_store *s = state;
+	PGresult *res;
+	int got;
+
+	if (ready(s, why) != 0)
+		return -1;
+	res = PQexec(s->conn, "SELECT pg_try_advisory_lock(" SEND_LOCK ")");
+	if (PQresultStatus(res) != PGRES_TUPLES_OK)
+		return pg_fail(s, "lock", res, why);
+	got = strcmp(PQgetvalue(res, 0, 0), "t") == 0;
+	PQclear(res);
+	s->locked |= got;
+	return got ? 0 : 1;
+}
+
+static int
+pg_version(void *state)
+{
+	return ((struct pg_store *)state)->version;
+}
+
+static void
+pg_close(void *state)
+{
+	struct pg_store *s = state;
+	int i;
+
+	if (s == NULL)
+		return;
+	PQclear(s->published);
+	/* release it now: the server ends the session only later */
+	if (s->locked && PQstatus(s->conn) == CONNECTION_OK)
+		PQclear(PQexec(s->conn, "SELECT pg_advisory_unlock(" SEND_LOCK ")"));
+	PQfinish(s->conn);
+	for (i = 0; i < 4; i++)
+		am_buf_release(&s->enc[i]);
+	for (i = 0; i < NPARAM; i++)
+		am_buf_release(&s->clean[i]);
+	free(s);
+}
+
+static const struct am_report_store_ops pgsql_ops = {
+	.name = "postgresql",
+	.insert = pg_insert,
+	.periods = pg_periods,
+	.published = pg_published,
+	.groups = pg_groups,
+	.mark_sent = pg_mark_sent,
+	.purge = pg_purge,
+	.lock = pg_lock,
+	.version = pg_version,
+	.close = pg_close,
+};
+
+struct am_report_store *
+am_report_pgsql_open(const char *conninfo, struct am_buf *why)
+{
+	struct pg_store *s;
+	struct am_report_store *store;
+	int i;
+
+	if ((s = calloc(1, sizeof(*s))) == NULL ||
+	    (store = calloc(1, sizeof(*store))) == NULL) {
+		free(s);
+		am_buf_setf(why, "out of memory");
+		return NULL;
+	}
+	for (i = 0; i < 4; i++)
+		am_buf_init(&s->enc[i], 64 * 1024);
+	for (i = 0; i < NPARAM; i++)
+		am_buf_init(&s->clean[i], 256 * 1024);
+	s->conn = PQconnectdb(conninfo);
+	if (PQstatus(s->conn) != CONNECTION_OK) {
+		pg_fail(s, "connect", NULL, why);
+		goto err;
+	}
+	if (pg_exec(s, "SET client_encoding = 'UTF8'", why) != 0 ||
+	    migrate(s, why) != 0 || ready(s, why) != 0)
+		goto err;
+	store->ops = &pgsql_ops;
+	store->state = s;
+	store->sink.name = pgsql_ops.name;
+	store->sink.insert = pg_insert;
+	return store;
+err:
+	pg_close(s);
+	free(store);
+	return NULL;
+}
