@@ -53,6 +53,7 @@
 #include <unistd.h>
 
 #include <libmilter/mfapi.h>
+#include <openssl/crypto.h>
 
 #include "amconfig.h"
 #include "config.h"
@@ -457,6 +458,13 @@ run_daemon(struct am_config *c, int foreground)
 	char path[PATH_MAX];
 	unsigned left;
 
+	/*
+	 * No OpenSSL clean-up at exit: it would free OpenSSL's state while
+	 * connection threads may still be using it or exiting (they stay
+	 * until the MTA closes them). First, before any other OpenSSL call.
+	 */
+	if (OPENSSL_init_crypto(OPENSSL_INIT_NO_ATEXIT, NULL) != 1)
+		fatal("OpenSSL initialisation failed");
 	if (smfi_register(*am_callbacks_desc()) != MI_SUCCESS)
 		fatal("smfi_register failed");
 	if (smfi_setconn(c->socket) != MI_SUCCESS)
