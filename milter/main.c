@@ -24,8 +24,9 @@
  *  - SIGTERM, SIGINT, SIGHUP: new messages are tempfailed, messages in
  *    flight get STOP_GRACE_MS to finish on the engine they started on,
  *    then "authmilter stopped" is logged and the engines are freed. What
- *    is still running then is left to the MTA (it tempfails the message
- *    when the connection closes) and the process ends without freeing.
+ *    is still running then is left to the MTA (its milter default action
+ *    applies when the connection closes) and the process ends without
+ *    freeing.
  *  - SIGUSR1: the configuration file is read again and a new generation
  *    (gen.h) built and installed; messages in flight finish on the old
  *    one. A file with errors is refused (logged with file:line) and the
@@ -437,7 +438,8 @@ serve(const char *path)
 		log_warnx("cannot start a thread to stop libmilter");
 	if ((left = am_gen_stop(STOP_GRACE_MS)) > 0)
 		log_warnx("%u messages still in progress after %d s are left to "
-		    "the MTA, which tempfails them", left, STOP_GRACE_MS / 1000);
+		    "the MTA (its milter default action applies)", left,
+		    STOP_GRACE_MS / 1000);
 	am_gen_close();
 	log_info("authmilter stopped");
 	if (left == 0)
