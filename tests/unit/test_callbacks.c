@@ -4,6 +4,9 @@
  * cannot be judged is tempfailed, never passed with forged headers kept,
  * and that state ends with the message, not with the connection.
  *
+ * Also: a reload in the middle of a message does not change the message's
+ * configuration, and a stop tempfails messages that had not started.
+ *
  * The callbacks run against the real engine (all checks off, so no DNS is
  * asked) and stubs of the libmilter calls they make, which record what the
  * MTA would have been told. Out of memory is injected where its contract
@@ -128,12 +131,21 @@ __wrap_am_msg_new(struct am_engine *e, const struct am_envelope *env)
 
 /* ---- a session ---- */
 
+static int retired_idle;
+
 static void
-install_engine(void)
+count_retired_idle(void)
+{
+	retired_idle++;
+}
+
+/* Install a generation with all checks off and this AuthservID. */
+static void
+install_engine(const char *authserv_id)
 {
 	static const char *const off[][2] = { { "SPFMode", "off" },
 		{ "DKIMMode", "off" }, { "DMARCMode", "off" }, { "ARCMode", "off" },
-		{ "AuthservID", "mx.test" }, { "TrustedNetworks", "" } };
+		{ "TrustedNetworks", "" } };
 	struct am_buf why = AM_BUF_INIT(256);
 	struct am_config *c = am_config_new();
 	struct am_engine *e;
@@ -144,13 +156,14 @@ install_engine(void)
 	assert_non_null(c);
 	for (i = 0; i < sizeof(off) / sizeof(off[0]); i++)
 		assert_int_equal(am_config_set(c, off[i][0], off[i][1], "test", 0, &why), 0);
+	assert_int_equal(am_config_set(c, "AuthservID", authserv_id, "test", 0, &why), 0);
 	d = am_dns_zone_new(NULL, 0, &why);
 	assert_non_null(d);
 	e = am_engine_new(c, d, &why);
 	assert_non_null(e);
 	g = am_gen_new(c, 1, d, e);
 	assert_non_null(g);
-	am_gen_install(g, NULL);
+	am_gen_install(g, count_retired_idle);
 	am_buf_release(&why);
 }
 
@@ -171,23 +184,38 @@ session_open(SMFICTX *ctx)
 	d->xxfi_helo(ctx, (char *)"client.example");
 }
 
-/* One message carrying a forged A-R of ours; the end-of-message status. */
-static sfsistat
-message(SMFICTX *ctx)
+/* A message up to its body, carrying a forged A-R of ours. */
+static void
+message_start(SMFICTX *ctx)
 {
 	struct smfiDesc *d = am_callbacks_desc();
 	char *from[] = { (char *)"<a@example.com>", NULL };
-	unsigned char body[] = "hello\r\n";
 
 	ctx->inserted = ctx->removed = 0;
 	ctx->rcode[0] = '\0';
 	d->xxfi_envfrom(ctx, from);
 	d->xxfi_header(ctx, (char *)"Authentication-Results",
 	    (char *)" mx.test; dmarc=pass header.from=example.com");
+}
+
+/* The rest of the message; the end-of-message status. */
+static sfsistat
+message_end(SMFICTX *ctx)
+{
+	struct smfiDesc *d = am_callbacks_desc();
+	unsigned char body[] = "hello\r\n";
+
 	d->xxfi_header(ctx, (char *)"From", (char *)" <a@example.com>");
 	d->xxfi_eoh(ctx);
 	d->xxfi_body(ctx, body, sizeof(body) - 1);
 	return d->xxfi_eom(ctx);
+}
+
+static sfsistat
+message(SMFICTX *ctx)
+{
+	message_start(ctx);
+	return message_end(ctx);
 }
 
 static void
@@ -209,6 +237,35 @@ test_out_of_memory_is_per_message(void **state)
 	assert_true(strncmp(ctx.ins_value, " mx.test;", 9) == 0);
 	am_callbacks_desc()->xxfi_close(&ctx);
 	assert_null(ctx.priv);
+}
+
+/*
+ * A reload in the middle of a message: the message finishes on the
+ * configuration it started with, the next one uses the new one, and the
+ * old one is freed once unused (ASan would see a use after free or a leak).
+ */
+static void
+test_reload_mid_message(void **state)
+{
+	SMFICTX ctx;
+
+	(void)state;
+	session_open(&ctx);
+	message_start(&ctx);
+	install_engine("mx2.test");
+	am_gen_reap();          /* the old one is in use: nothing freed */
+	assert_int_equal(retired_idle, 0);
+	assert_int_equal(message_end(&ctx), SMFIS_CONTINUE);
+	assert_true(strncmp(ctx.ins_value, " mx.test;", 9) == 0);
+	assert_int_equal(ctx.removed, 1);
+	/* its last user is gone: the main thread is told to free it */
+	assert_int_equal(retired_idle, 1);
+	am_gen_reap();
+	assert_int_equal(message(&ctx), SMFIS_CONTINUE);
+	assert_true(strncmp(ctx.ins_value, " mx2.test;", 10) == 0);
+	/* under mx2.test, "mx.test" is somebody else's id: kept */
+	assert_int_equal(ctx.removed, 0);
+	am_callbacks_desc()->xxfi_close(&ctx);
 }
 
 static void
@@ -233,10 +290,11 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_out_of_memory_is_per_message),
+		cmocka_unit_test(test_reload_mid_message),
 		/* last: a stop cannot be undone */
 		cmocka_unit_test(test_stopping_tempfails),
 	};
 
-	install_engine();
+	install_engine("mx.test");
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
