@@ -467,6 +467,13 @@ run_daemon(struct am_config *c, int foreground)
 	 */
 	if (OPENSSL_init_crypto(OPENSSL_INIT_NO_ATEXIT, NULL) != 1)
 		fatal("OpenSSL initialisation failed");
+	/*
+	 * Before any thread starts (an engine starts lookup threads), so that
+	 * every thread inherits the mask; a signal that comes during start-up
+	 * waits for serve().
+	 */
+	mask_signals(SIG_BLOCK);
+	signals_setup();
 	if (smfi_register(*am_callbacks_desc()) != MI_SUCCESS)
 		fatal("smfi_register failed");
 	if (smfi_setconn(c->socket) != MI_SUCCESS)
@@ -485,9 +492,6 @@ run_daemon(struct am_config *c, int foreground)
 		daemonize();
 	write_pidfile(c->pidfile);
 	drop_privileges(c->userid);
-	/* Before any thread starts, so that every thread inherits the mask. */
-	mask_signals(SIG_BLOCK);
-	signals_setup();
 	engine = engine_setup(c, &dns);
 	if ((g = am_gen_new(c, 0, dns, engine)) == NULL)
 		fatal("out of memory");
