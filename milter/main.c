@@ -11,7 +11,7 @@
  *                                      what the daemon would do with MSG
  *
  * Startup errors are fatal (exit 1, one line saying why); once smfi_main()
- * runs nothing here exits.
+ * runs, the daemon ends only when told to stop, or when smfi_main() fails.
  *
  * Signals (run_daemon, serve): smfi_main() runs on a thread of its own and
  * the main thread takes SIGTERM, SIGINT, SIGHUP and SIGUSR1, which every

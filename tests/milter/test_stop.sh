@@ -14,22 +14,26 @@
 # must still exit 0, say how many messages it left to the MTA, and log no
 # decision after the stop. (That path ends without freeing, so LeakSanitizer
 # does not run there; ASan and UBSan do.)
+#
+# The third case: SIGHUP is a stop too (libmilter's own signal thread stops
+# on it, so the daemon does the same whoever gets it; authmilter(8)).
 . "$(dirname "$0")/lib.sh"
 ml_init test_stop
 ml_corpus
 
-# stop_case LABEL: SIGTERM now; the checks above. Prints the seconds taken.
+# stop_case LABEL [SIGNAL]: SIGTERM (or SIGNAL) now; the checks above.
+# Prints the seconds taken.
 stop_case() {
 	local t0 t1 stop late
 	t0=$(date +%s.%N)
-	kill -TERM "$ML_PID"
+	kill -"${2:-TERM}" "$ML_PID"
 	if ml_wait_exit 30; then
-		ml_ok "$1: exits after SIGTERM"
+		ml_ok "$1: exits after the signal"
 	else
-		ml_fail "$1: exits after SIGTERM" "still running 30 s later (killed)"
+		ml_fail "$1: exits after the signal" "still running 30 s later (killed)"
 	fi
 	t1=$(date +%s.%N)
-	echo "$1: exit $(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.1f", b - a }') s after SIGTERM"
+	echo "$1: exit $(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.1f", b - a }') s after the signal"
 	if [ "$ML_RC" = 0 ]; then
 		ml_ok "$1: exit status 0"
 	else
@@ -97,4 +101,8 @@ fi
 kill "$SILENT_PID" "$ML_LOAD_PID" 2>/dev/null
 wait 2>/dev/null
 ML_LOAD_PID=
+
+rm -f "$ML_DIR/am.sock"
+ml_start "$ML_DIR/a.conf"
+stop_case "SIGHUP" HUP
 ml_finish
