@@ -59,7 +59,8 @@ struct am_arc {
 	size_t nkeys, akeys;
 	struct am_arc_result res;
 	struct am_buf why;
-	int decided, finished, cv_fail_seen;
+	int decided, finished;
+	unsigned newest_cv_fail;    /* i= of a newest AS with cv=fail, or 0 */
 };
 
 static const char *const cv_names[] = { "none", "pass", "fail", "temperror" };
@@ -227,24 +228,45 @@ check_structure(struct am_arc *a)
 	return 0;
 }
 
-/* 1 when some ARC-Seal, parsable or not as a whole, has cv=fail. */
+/* 1 when ARC-Seal field f says cv=fail (the rest of it may be broken). */
 static int
-scan_cv_fail(const struct am_hdrs *hdrs)
+as_says_fail(const struct am_hdr *f)
 {
 	struct am_dkim_tag tg[AM_DKIM_TAGS_MAX];
 	const struct am_dkim_tag *t;
-	size_t k, n;
+	size_t n;
+
+	if (am_dkim_tags_parse(f->value, f->vlen, tg, AM_DKIM_TAGS_MAX, &n,
+	    NULL) != 0)
+		return 0;
+	t = am_dkim_tag_find(tg, n, "cv");
+	return t != NULL && am_dkim_tag_is(t, "fail");
+}
+
+/*
+ * The instance of the newest ARC-Seal (highest readable i=) when it says
+ * cv=fail, else 0. Of two seals claiming that instance, either saying
+ * fail counts. Structure does not matter: s.5.1 step 1 reads the most
+ * recent AS as it is.
+ */
+static unsigned
+scan_newest_cv_fail(const struct am_hdrs *hdrs)
+{
+	unsigned i, max = 0;
+	size_t k;
+	int fail = 0;
 
 	for (k = 0; k < hdrs->n; k++) {
 		if (am_arc_kind_of(&hdrs->v[k]) != AM_ARC_K_AS ||
-		    am_dkim_tags_parse(hdrs->v[k].value, hdrs->v[k].vlen, tg,
-		    AM_DKIM_TAGS_MAX, &n, NULL) != 0)
+		    am_arc_instance(AM_ARC_K_AS, hdrs->v[k].value,
+		    hdrs->v[k].vlen, &i, NULL) != 0 || i < max)
 			continue;
-		if ((t = am_dkim_tag_find(tg, n, "cv")) != NULL &&
-		    t->vlen == 4 && strncasecmp(t->val, "fail", 4) == 0)
-			return 1;
+		if (i > max)
+			fail = 0;
+		max = i;
+		fail |= as_says_fail(&hdrs->v[k]);
 	}
-	return 0;
+	return fail ? max : 0;
 }
 
 void
@@ -258,7 +280,7 @@ am_arc_headers(struct am_arc *a, const struct am_hdrs *hdrs)
 	a->hdrs = hdrs;
 	if (a->conf.seal)
 		a->seal_bh = get_bh(a, AM_DKIM_RELAXED, -1);
-	a->cv_fail_seen = scan_cv_fail(hdrs);
+	a->newest_cv_fail = scan_newest_cv_fail(hdrs);
 	if (am_arc_collect(hdrs, a->f, &a->n, &tmp) != 0) {
 		a->res.count = a->n;
 		a->n = 0;
@@ -584,10 +606,10 @@ am_arc_fields(const struct am_arc *a, unsigned i)
 	return i >= 1 && i <= a->n ? &a->f[i] : NULL;
 }
 
-int
-am_arc_cv_fail_seen(const struct am_arc *a)
+unsigned
+am_arc_newest_cv_fail(const struct am_arc *a)
 {
-	return a->cv_fail_seen;
+	return a->newest_cv_fail;
 }
 
 size_t

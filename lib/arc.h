@@ -17,7 +17,7 @@
  *
  * Sealing (lib/arc_sign.c, s.5.1):
  *   am_arc_key_load()  read a PEM private key (RSA or Ed25519); refuses a
- *                      file others can read
+ *                      file others can read or its group can write
  *   am_arc_seal()      the AAR, AMS and AS of our new instance, given the
  *                      verifier of the same message (chain verdict, the
  *                      existing sets, the relaxed body hash)
@@ -32,15 +32,27 @@
  *   - any ARC field whose i= cannot be read, an i= outside 1..50, two fields
  *     of one kind with the same i=, a missing field or a gap in 1..N is a
  *     structure failure: fail (s.5.2 step 3);
- *   - an AS with cv=fail anywhere in the chain is fail (s.5.2 step 2 says
- *     the newest; an older one cannot have been sealed over validly);
+ *   - an AS with cv=fail anywhere in the chain is fail (s.5.2 step 2 for
+ *     the newest, step 3 for every other: cv= is none at i=1, pass above);
  *   - AMS and AS use the DKIM algorithms of RFC 8301/8463: rsa-sha256 and
  *     ed25519-sha256; rsa-sha1 and RSA keys under min_key_bits fail;
- *   - the AMS has DKIM-Signature semantics (s.4.1.2): c= defaults to
- *     simple/simple, h= may be empty but must not name ARC-Seal;
+ *   - the AMS has DKIM-Signature semantics (s.4.1.2) and is read by the
+ *     DKIM-Signature parser (am_dkim_sig_parse_kind(), lib/dkim_sig.c):
+ *     c= defaults to simple/simple, q= and x= after t= are checked as
+ *     DKIM's, v= is ignored, h= may be empty but must not name ARC-Seal;
  *   - a key lookup that fails for now (DNS) gives AM_ARC_TEMPERROR, never
  *     fail (DESIGN.md); a missing key is fail;
- *   - AAR "i=N;" must come first (s.4.1.1: arc-info = instance ";" ...).
+ *   - AAR "i=N;" must come first (s.4.1.1: arc-info = instance ";" ...);
+ *   - sealing after a cv=fail: only the newest ARC-Seal counts. When the
+ *     most recent AS (i=N) says cv=fail we add no set (s.5.1 step 1: "no
+ *     new ARC Set should be created"). When an older AS says cv=fail but a
+ *     later hop sealed on with cv=pass, the chain fails validation (s.5.2
+ *     step 3: no AS may say cv=fail), so we seal i=N+1 with cv=fail (s.5.1
+ *     step 4: the AS carries the status we determined) over our own set
+ *     only (s.5.1.2: the AS of a failed chain signs only the set being
+ *     added). Refusing would leave the false cv=pass as the newest word on
+ *     the chain; our cv=fail ends it for every later validator (s.5.2
+ *     step 2). dkimpy does the same.
  *
  * Ownership: struct am_arc owns every string it hands out; they live until
  * am_arc_free(). The header list given to am_arc_headers() is borrowed
@@ -55,7 +67,7 @@
 #include <time.h>
 
 #include "buf.h"
-#include "dkim.h"
+#include "dkim_int.h"
 #include "dns.h"
 #include "hdr.h"
 
@@ -133,7 +145,9 @@ struct am_arc_key;
 /*
  * Load a PEM private key (PKCS#8 or traditional RSA) from path: RSA of
  * at least 1024 bits, or Ed25519. Refuses a file that is not a regular
- * file or that others may read or write, with why such as
+ * file (a FIFO does not block: it is opened O_NONBLOCK), that others may
+ * read or write, that its group may write, or that is owned by neither
+ * root nor the effective user, with why such as
  * "/etc/x.pem: mode 0644 is world-readable; chmod 600 it" (the config
  * layer prefixes its keyword). NULL with why on any error.
  */
@@ -174,17 +188,19 @@ struct am_arc_sealed {
 
 enum am_arc_seal_status {
 	AM_ARC_SEALED,            /* out holds the three values */
-	AM_ARC_NOSEAL,            /* nothing to add (why says why): the chain
-	                             already carries cv=fail, it is at i=50,
-	                             or its verdict is temperror */
+	AM_ARC_NOSEAL,            /* nothing to add (why says why): the
+	                             newest ARC-Seal says cv=fail, the chain
+	                             is at i=50, or its verdict is temperror */
 	AM_ARC_SEAL_ERROR,        /* bad parameters, signing failed */
 };
 
 /*
  * Seal the message of verifier a (after am_arc_finish(); made with
  * conf->seal set) with p: i = N+1, cv = none (no chain), pass (chain
- * passed) or fail (chain failed; then the AS covers our own set only, as
- * dkimpy and the ARC test suite do). AMS: relaxed/relaxed, h= p's names
+ * passed) or fail (chain failed, also when an older AS says cv=fail under
+ * a later cv=pass; then the AS covers our own set only, s.5.1.2, as dkimpy
+ * and the ARC test suite do); no seal when the newest AS says cv=fail
+ * (s.5.1 step 1, see the decisions above). AMS: relaxed/relaxed, h= p's names
  * (or the default set), bh=, t=. Fills out on AM_ARC_SEALED.
  */
 enum am_arc_seal_status am_arc_seal(const struct am_arc *a,
@@ -250,13 +266,14 @@ size_t am_arc_seal_digest(const struct am_hdr *const *fields, size_t n,
     unsigned char *out);
 
 /* What am_arc_seal() needs of a finished verifier: the header list, the
- * fields of instance i (1..count of a valid structure, else NULL), whether
- * any ARC-Seal says cv=fail, and the relaxed SHA-256 body hash written to
- * out[AM_DKIM_HASH_MAX] (its length; 0 unless conf->seal was set). */
+ * fields of instance i (1..count of a valid structure, else NULL), the
+ * instance of the newest ARC-Seal when it says cv=fail (else 0), and the
+ * relaxed SHA-256 body hash written to out[AM_DKIM_HASH_MAX] (its length;
+ * 0 unless conf->seal was set). */
 const struct am_hdrs *am_arc_hdrs(const struct am_arc *a);
 const struct am_arc_fields *am_arc_fields(const struct am_arc *a,
     unsigned i);
-int am_arc_cv_fail_seen(const struct am_arc *a);
+unsigned am_arc_newest_cv_fail(const struct am_arc *a);
 size_t am_arc_seal_bh(const struct am_arc *a, unsigned char *out);
 
 #endif

@@ -6,15 +6,19 @@
  *   am_arc_instance()   i= of an AMS or AS (tag lists, RFC 6376 s.3.2 via
  *                       am_dkim_tags_parse()) and the "i=N;" that opens an
  *                       AAR (s.4.1.1); 1..50 (s.4.2.1)
- *   am_arc_sig_parse()  ARC-Message-Signature (s.4.1.2: DKIM-Signature
- *                       tags without v=, i= is the instance) and ARC-Seal
- *                       (s.4.1.3: i a b cv d s, t optional, no h=)
+ *   am_arc_sig_parse()  ARC-Message-Signature (s.4.1.2) and ARC-Seal
+ *                       (s.4.1.3): the DKIM-Signature parser of
+ *                       lib/dkim_sig.c with ARC's rules
+ *                       (am_dkim_sig_parse_kind()), then the instance and
+ *                       cv=, which are ARC's own
  *   am_arc_collect()    one AAR, AMS and AS per instance, 1..N without
  *                       gaps (s.4.2, s.5.2 step 3)
  *
  * The parsed signature fills a struct am_dkim_sigparams so that the DKIM
  * header hash and key checks (lib/dkim_verify.c) apply unchanged; its
- * identity is "@" d= (ARC has no AUID).
+ * identity is "@" d= (ARC has no AUID). RFC 8617 s.4.1.2 gives the AMS
+ * the DKIM-Signature's semantics, so its c=, l=, q=, t= and x= are read
+ * and checked as DKIM's are.
  */
 #include <ctype.h>
 #include <stdlib.h>
@@ -125,115 +129,19 @@ am_arc_instance(enum am_arc_kind kind, const char *value, size_t len,
 
 /* ---- AMS and AS ---- */
 
-
+/* cv= of an ARC-Seal (s.4.1.3): none, pass or fail, any case. */
 static int
-parse_b64(const struct am_dkim_tag *t, unsigned char *out, size_t max,
-    size_t *olen, const char *tag, struct am_buf *why)
+parse_cv(const struct am_dkim_tag *t, enum am_arc_cv *cv, struct am_buf *why)
 {
-	long n = am_dkim_base64(t->val, t->vlen, out, max);
-
-	if (n <= 0) {
-		am_buf_setf(why, "%s= is empty or not base64", tag);
-		return -1;
-	}
-	*olen = (size_t)n;
-	return 0;
-}
-
-static const char *const req_ams[] = { "i", "a", "b", "bh", "d", "h", "s" };
-static const char *const req_as[] = { "i", "a", "b", "cv", "d", "s" };
-
-static int
-check_required(enum am_arc_kind kind, const struct am_dkim_tag *tg, size_t n,
-    struct am_buf *why)
-{
-	const char *const *req = kind == AM_ARC_K_AMS ? req_ams : req_as;
-	size_t k, nr = kind == AM_ARC_K_AMS ? 7 : 6;
-
-	for (k = 0; k < nr; k++)
-		if (am_dkim_tag_find(tg, n, req[k]) == NULL) {
-			am_buf_setf(why, "missing %s= tag", req[k]);
-			return -1;
-		}
-	if (kind == AM_ARC_K_AS && am_dkim_tag_find(tg, n, "h") != NULL) {
-		am_buf_setf(why, "h= in an ARC-Seal");
-		return -1;
-	}
-	return 0;
-}
-
-/* i=, d=, s=, the identity, cv= and t=. */
-static int
-parse_ids(enum am_arc_kind kind, struct am_arc_sig *sig,
-    const struct am_dkim_tag *tg, size_t n, struct am_buf *why)
-{
-	struct am_dkim_sigparams *sp = &sig->sp;
-	const struct am_dkim_tag *d = am_dkim_tag_find(tg, n, "d"),
-	    *s = am_dkim_tag_find(tg, n, "s"), *t;
-	int v;
-
-	if ((v = parse_inst(am_dkim_tag_find(tg, n, "i")->val,
-	    am_dkim_tag_find(tg, n, "i")->vlen)) < 0) {
-		am_buf_setf(why, "i= is not 1..50");
-		return -1;
-	}
-	sig->instance = (unsigned)v;
-	if (!am_dkim_name_ok(d->val, d->vlen) || !am_dkim_name_ok(s->val, s->vlen)) {
-		am_buf_setf(why, "bad %s= value", am_dkim_name_ok(d->val, d->vlen) ?
-		    "s" : "d");
-		return -1;
-	}
-	if ((sp->domain = am_dkim_dupn(d->val, d->vlen, 1)) == NULL ||
-	    (sp->selector = am_dkim_dupn(s->val, s->vlen, 0)) == NULL ||
-	    (sp->identity = malloc(d->vlen + 2)) == NULL)
-		return -1;
-	sp->identity[0] = '@';
-	strcpy(sp->identity + 1, sp->domain);
-	if ((t = am_dkim_tag_find(tg, n, "t")) != NULL) {
-		if (am_dkim_tag_num(t, &sp->t) != 0) {
-			am_buf_setf(why, "bad t= value");
-			return -1;
-		}
-		sp->has_t = 1;
-	}
-	if (kind != AM_ARC_K_AS)
-		return 0;
-	t = am_dkim_tag_find(tg, n, "cv");
 	if (am_dkim_tag_is(t, "none"))
-		sig->cv = AM_ARC_NONE;
+		*cv = AM_ARC_NONE;
 	else if (am_dkim_tag_is(t, "pass"))
-		sig->cv = AM_ARC_PASS;
+		*cv = AM_ARC_PASS;
 	else if (am_dkim_tag_is(t, "fail"))
-		sig->cv = AM_ARC_FAIL;
+		*cv = AM_ARC_FAIL;
 	else {
 		am_buf_setf(why, "bad cv= value");
 		return -1;
-	}
-	return 0;
-}
-
-/* The AMS-only tags: bh=, c=, h=, l=. */
-static int
-parse_ams(struct am_dkim_sigparams *sp, const struct am_dkim_tag *tg,
-    size_t n, struct am_buf *why)
-{
-	const struct am_dkim_tag *t;
-
-	if (parse_b64(am_dkim_tag_find(tg, n, "bh"), sp->bh, AM_DKIM_HASH_MAX,
-	    &sp->bhlen, "bh", why) != 0)
-		return -1;
-	sp->hcanon = sp->bcanon = AM_DKIM_SIMPLE;
-	if ((t = am_dkim_tag_find(tg, n, "c")) != NULL &&
-	    am_dkim_tag_canon(sp, t, why) != 0)
-		return -1;
-	if (am_dkim_tag_h(sp, am_dkim_tag_find(tg, n, "h"), 1, why) != 0)
-		return -1;
-	if ((t = am_dkim_tag_find(tg, n, "l")) != NULL) {
-		if (am_dkim_tag_num(t, &sp->l) != 0) {
-			am_buf_setf(why, "bad l= value");
-			return -1;
-		}
-		sp->has_l = 1;
 	}
 	return 0;
 }
@@ -243,32 +151,23 @@ am_arc_sig_parse(enum am_arc_kind kind, const char *value, size_t len,
     struct am_arc_sig *sig, struct am_buf *why)
 {
 	struct am_dkim_tag tg[AM_DKIM_TAGS_MAX];
-	struct am_dkim_sigparams *sp = &sig->sp;
-	const struct am_dkim_tag *b;
-	size_t n, i, k = 0;
+	const struct am_dkim_tag *t;
+	size_t n;
+	int v;
 
 	memset(sig, 0, sizeof(*sig));
-	am_buf_setf(why, "out of memory");
-	if (len > AM_DKIM_SIG_MAX) {
-		am_buf_setf(why, "field over %d bytes", AM_DKIM_SIG_MAX);
+	if (am_dkim_sig_parse_kind(kind == AM_ARC_K_AS ? AM_DKIM_SIGKIND_AS :
+	    AM_DKIM_SIGKIND_AMS, value, len, &sig->sp, tg, &n, why) != 0)
+		return -1;
+	t = am_dkim_tag_find(tg, n, "i");
+	if ((v = parse_inst(t->val, t->vlen)) < 0) {
+		am_buf_setf(why, "i= is not 1..50");
 		return -1;
 	}
-	if (am_dkim_tags_parse(value, len, tg, AM_DKIM_TAGS_MAX, &n, why) != 0 ||
-	    check_required(kind, tg, n, why) != 0 ||
-	    parse_ids(kind, sig, tg, n, why) != 0 ||
-	    am_dkim_tag_alg(sp, am_dkim_tag_find(tg, n, "a"), why) != 0)
+	sig->instance = (unsigned)v;
+	if (kind == AM_ARC_K_AS &&
+	    parse_cv(am_dkim_tag_find(tg, n, "cv"), &sig->cv, why) != 0)
 		return -1;
-	b = am_dkim_tag_find(tg, n, "b");
-	for (i = 0; i < b->vlen && k < 8; i++)
-		if (!is_fws((unsigned char)b->val[i]))
-			sp->b_prefix[k++] = b->val[i];
-	if (parse_b64(b, sp->b, AM_DKIM_B_MAX, &sp->blen, "b", why) != 0)
-		return -1;
-	if (kind == AM_ARC_K_AS)
-		sp->hcanon = sp->bcanon = AM_DKIM_RELAXED;
-	else if (parse_ams(sp, tg, n, why) != 0)
-		return -1;
-	am_buf_reset(why);
 	return 0;
 }
 

@@ -4,7 +4,9 @@
  * ARC-Message-Signature and ARC-Seal of our new instance.
  *
  *   am_arc_key_load()  PEM private key (RSA >= 1024 bits or Ed25519) from
- *                      a file that only its owner and group may read
+ *                      a regular file owned by root or by the caller's
+ *                      user, that only its owner and group may read and
+ *                      only its owner may write
  *   am_arc_seal()      the new set, from a finished verifier of the same
  *                      message (made with conf->seal: it hashed the body
  *                      with relaxed canonicalization)
@@ -12,13 +14,17 @@
  * Format: tags in alphabetical order, "; " between them, no trailing ';'
  * (the "standardized" form of the ARC test suite, so its expected b=
  * values can be reproduced); lines folded before 78 columns at tag
- * boundaries, with "\n\t" as libmilter expects (relaxed canonicalization
- * makes those folds invisible to the signatures); b= is not folded.
+ * boundaries; b= is not folded. The values are built and signed with CRLF
+ * folds, as a receiver sees them (relaxed canonicalization removes CRLF,
+ * and only CRLF, RFC 6376 s.3.4.2), and handed out with "\n" folds, as
+ * libmilter expects (the MTA writes them as CRLF).
  *
  * AMS (s.4.1.2): c=relaxed/relaxed, hashed over the message's header with
  * our AAR on top (a receiver sees it there). AS (s.5.1.1): the sets
- * 1..N and ours; when the chain failed, ours only (cv=fail ends the
- * chain; dkimpy and the test suite do the same). Signatures: RSA PKCS#1
+ * 1..N and ours; when the chain failed, ours only (s.5.1.2; cv=fail ends
+ * the chain; dkimpy and the test suite do the same). No set at all when
+ * the newest AS already says cv=fail (s.5.1 step 1); an older cv=fail
+ * under a later cv=pass gets our cv=fail seal (arc.h). Signatures: RSA PKCS#1
  * v1.5 over the SHA-256 digest (deterministic), or Ed25519 over the 32
  * digest bytes (RFC 8463 s.3).
  */
@@ -109,6 +115,32 @@ read_key(int fd, const char *path, size_t size, struct am_buf *why)
 	return k;
 }
 
+/*
+ * 0 when st may hold a private key: a regular file owned by root or by
+ * us, not group-writable, nothing for others; else -1 with why.
+ */
+static int
+key_mode_check(const struct stat *st, const char *path, struct am_buf *why)
+{
+	unsigned mode = (unsigned)(st->st_mode & 07777);
+
+	if (!S_ISREG(st->st_mode))
+		am_buf_setf(why, "%s: not a regular file", path);
+	else if (st->st_mode & (S_IROTH | S_IWOTH))
+		am_buf_setf(why, "%s: mode %04o is world-%s; chmod 600 it",
+		    path, mode, (st->st_mode & S_IROTH) ? "readable" : "writable");
+	else if (st->st_mode & S_IWGRP)
+		am_buf_setf(why, "%s: mode %04o is group-writable; chmod 600 it",
+		    path, mode);
+	else if (st->st_uid != 0 && st->st_uid != geteuid())
+		am_buf_setf(why, "%s: owned by uid %u, neither root nor the user "
+		    "authmilter runs as (uid %u); chown it", path,
+		    (unsigned)st->st_uid, (unsigned)geteuid());
+	else
+		return 0;
+	return -1;
+}
+
 struct am_arc_key *
 am_arc_key_load(const char *path, struct am_buf *why)
 {
@@ -116,18 +148,15 @@ am_arc_key_load(const char *path, struct am_buf *why)
 	struct stat st;
 	int fd;
 
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0) {
+	/* O_NONBLOCK: a FIFO must not hang the start; fstat refuses it. */
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY)) < 0) {
 		am_buf_setf(why, "%s: %s", path, strerror(errno));
 		return NULL;
 	}
 	if (fstat(fd, &st) != 0)
 		am_buf_setf(why, "%s: %s", path, strerror(errno));
-	else if (!S_ISREG(st.st_mode))
-		am_buf_setf(why, "%s: not a regular file", path);
-	else if (st.st_mode & (S_IROTH | S_IWOTH))
-		am_buf_setf(why, "%s: mode %04o is world-%s; chmod 600 it",
-		    path, (unsigned)(st.st_mode & 07777),
-		    (st.st_mode & S_IROTH) ? "readable" : "writable");
+	else if (key_mode_check(&st, path, why) != 0)
+		;
 	else if (st.st_size > KEYFILE_MAX)
 		am_buf_setf(why, "%s: over %d bytes, not a key", path,
 		    KEYFILE_MAX);
@@ -200,7 +229,7 @@ add_tag(struct tagline *t, const char *name, const char *val)
 
 	if (t->out->len > 0) {
 		if (t->col + 2 + w > FOLD_COL) {
-			am_buf_adds(t->out, ";\n ");
+			am_buf_adds(t->out, ";\r\n ");
 			t->col = 1;
 		} else {
 			am_buf_adds(t->out, "; ");
@@ -224,7 +253,7 @@ add_b(struct tagline *t, const char *b64)
 	size_t n = strlen(b64);
 
 	if (t->col + 4 + n > FOLD_COL) {
-		am_buf_adds(t->out, ";\n\tb=");
+		am_buf_adds(t->out, ";\r\n\tb=");
 		t->col = 10;
 	} else {
 		am_buf_adds(t->out, "; b=");
@@ -249,10 +278,12 @@ build_aar(const struct am_arc_seal_params *p, unsigned inst,
 			continue;
 		if (!strchr(r, '\n') && r[i] == ' ' && i > 0 &&
 		    r[i - 1] == ';' && col > FOLD_COL - 16) {
-			am_buf_adds(out, "\n\t");
+			am_buf_adds(out, "\r\n\t");
 			col = 8;
 			continue;
 		}
+		if (r[i] == '\n')
+			am_buf_addc(out, '\r');
 		am_buf_addc(out, r[i]);
 		col = r[i] == '\n' ? 0 : col + 1;
 	}
@@ -464,13 +495,17 @@ static enum am_arc_seal_status
 seal_plan(const struct am_arc *a, struct seal *s, struct am_buf *why)
 {
 	const struct am_arc_result *res = am_arc_result(a);
+	unsigned i;
 
 	if (res->cv == AM_ARC_TEMPERROR) {
 		am_buf_setf(why, "chain verdict is temperror: not sealing");
 		return AM_ARC_NOSEAL;
 	}
-	if (am_arc_cv_fail_seen(a)) {
-		am_buf_setf(why, "the chain already carries cv=fail");
+	/* s.5.1 step 1: only the most recent AS saying fail ends sealing.
+	 * An older cv=fail under a later cv=pass makes the chain fail
+	 * (s.5.2 step 3), and we seal that: cv=fail over our set only. */
+	if ((i = am_arc_newest_cv_fail(a)) != 0) {
+		am_buf_setf(why, "the newest ARC-Seal (i=%u) says cv=fail", i);
 		return AM_ARC_NOSEAL;
 	}
 	if (res->count >= AM_ARC_MAX_INSTANCES) {
@@ -494,6 +529,21 @@ params_ok(const struct am_arc_seal_params *p, struct am_buf *why)
 		return -1;
 	}
 	return 0;
+}
+
+/* The value v (CRLF folds, no other CR) with "\n" folds, in place. */
+static char *
+lf_folds(char *v)
+{
+	char *o = v, *p = v;
+
+	if (v == NULL)
+		return NULL;
+	for (; *p != '\0'; p++)
+		if (*p != '\r')
+			*o++ = *p;
+	*o = '\0';
+	return v;
 }
 
 enum am_arc_seal_status
@@ -532,9 +582,9 @@ am_arc_seal(const struct am_arc *a, const struct am_arc_seal_params *p,
 	if (st == AM_ARC_SEALED) {
 		out->instance = s.inst;
 		out->cv = s.cv;
-		out->aar = am_buf_steal(&s.aar);
-		out->ams = am_buf_steal(&s.ams);
-		out->as = am_buf_steal(&s.as);
+		out->aar = lf_folds(am_buf_steal(&s.aar));
+		out->ams = lf_folds(am_buf_steal(&s.ams));
+		out->as = lf_folds(am_buf_steal(&s.as));
 	}
 	am_buf_release(&s.aar);
 	am_buf_release(&s.ams);

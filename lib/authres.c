@@ -71,6 +71,8 @@ am_authres_prop(struct am_authres *ar, const char *ptype_prop,
 {
 	const char *p;
 
+	if (strlen(value) > AM_AUTHRES_VALUE_MAX)
+		return;
 	am_buf_printf(&ar->out, " %s=", ptype_prop);
 	if (plain_value(value)) {
 		am_buf_adds(&ar->out, value);

@@ -24,6 +24,14 @@
 
 /* Longest comment text kept (longer text is cut with "..."). */
 #define AM_AUTHRES_COMMENT_MAX 160
+/*
+ * Longest property value written: longer values are left out, never cut
+ * (a cut value would be a wrong one). 320 holds any valid one: a 64-octet
+ * local-part, "@" and a 253-octet domain (RFC 5321 s.4.5.3.1).
+ */
+#define AM_AUTHRES_VALUE_MAX 320
+/* The size the engine keeps a header under (msg_verdict.c). */
+#define AM_AUTHRES_MAX 8192
 
 struct am_authres {
 	struct am_buf out;   /* the header value being built */
@@ -35,7 +43,8 @@ void am_authres_begin(struct am_authres *ar, const char *id);
 /* Add "method=result" with an optional comment (NULL or "": none). */
 void am_authres_method(struct am_authres *ar, const char *method,
     const char *result, const char *comment);
-/* Add " ptype.property=value" to the last result; value quoted if needed. */
+/* Add " ptype.property=value" to the last result; value quoted if needed,
+ * left out when longer than AM_AUTHRES_VALUE_MAX. */
 void am_authres_prop(struct am_authres *ar, const char *ptype_prop,
     const char *value);
 /* Finish; returns the value (owned by ar, valid until am_authres_release). */

@@ -6,6 +6,8 @@
  * keyword, its type, its default and where it lives; parsing, defaults and
  * dumping all walk it.
  */
+#include <sys/stat.h>
+
 #include <ctype.h>
 #include <errno.h>
 #include <limits.h>
@@ -29,8 +31,12 @@ static const char *const dmarc_words[] = { "off", "rfc9989", "rfc7489", NULL };
 static const char *const facility_words[] = { "mail", "daemon", "user", "local0",
 	"local1", "local2", "local3", "local4", "local5", "local6", "local7", NULL };
 
+static const char *const forged_words[] = { "remove", "rename", NULL };
+
 static const struct am_conf_opt options[] = {
 	{ "Socket", AM_CONF_SOCKET, "inet:8891@127.0.0.1", OFF(socket), NULL, 0, 0 },
+	{ "SocketMode", AM_CONF_MODE, "0660", OFF(socket_mode), NULL, 0, 0777 },
+	{ "SocketGroup", AM_CONF_STRING, "", OFF(socket_group), NULL, 0, 0 },
 	{ "PidFile", AM_CONF_PATH, "", OFF(pidfile), NULL, 0, 0 },
 	{ "UserID", AM_CONF_STRING, "", OFF(userid), NULL, 0, 0 },
 	{ "Syslog", AM_CONF_BOOL, "yes", OFF(syslog), bool_words, 0, 0 },
@@ -64,6 +70,8 @@ static const struct am_conf_opt options[] = {
 	{ "ARCSealSelector", AM_CONF_STRING, "", OFF(arc_seal_selector), NULL, 0, 0 },
 	{ "ARCSealKeyFile", AM_CONF_PATH, "", OFF(arc_seal_key_file), NULL, 0, 0 },
 	{ "ARCTrustedSealers", AM_CONF_STRLIST, "", OFF(arc_trusted_sealers), NULL, 0, 0 },
+	{ "IgnoreRecipients", AM_CONF_STRLIST, "", OFF(ignore_recipients), NULL, 0, 0 },
+	{ "ForgedHeaders", AM_CONF_ENUM, "remove", OFF(forged_headers), forged_words, 0, 0 },
 	{ NULL, 0, NULL, 0, NULL, 0, 0 },
 };
 
@@ -222,6 +230,41 @@ am_hostlist_match(const struct am_hostlist *l, const struct am_addr *a,
 }
 
 int
+am_rcpt_ignored(const struct am_strlist *l, const char *addr)
+{
+	char a[512];
+	const char *at;
+	size_t i, n, loc;
+
+	while (*addr == '<' || isspace((unsigned char)*addr))
+		addr++;
+	n = strcspn(addr, ">");
+	if (n == 0 || n >= sizeof(a))
+		return 0;
+	memcpy(a, addr, n);
+	a[n] = '\0';
+	if ((at = strrchr(a, '@')) == NULL)
+		return 0;
+	loc = (size_t)(at - a);
+	for (i = 0; i < l->n; i++) {
+		const char *e = l->v[i], *eat = strrchr(e, '@');
+		size_t el = strlen(e);
+		if (eat == NULL) {		/* "postmaster": a local part */
+			if (el == loc && strncasecmp(e, a, loc) == 0)
+				return 1;
+		} else if (eat == e) {		/* "@example.com": a domain */
+			if (strcasecmp(e + 1, at + 1) == 0)
+				return 1;
+		} else if (eat[1] == '\0') {	/* "postmaster@": any domain */
+			if (el - 1 == loc && strncasecmp(e, a, loc) == 0)
+				return 1;
+		} else if (strcasecmp(e, a) == 0)	/* an address */
+			return 1;
+	}
+	return 0;
+}
+
+int
 am_strlist_has(const struct am_strlist *l, const char *domain)
 {
 	size_t i;
@@ -260,6 +303,21 @@ server_check(const char *s, struct am_buf *why)
 bad:
 	am_buf_setf(why, "\"%s\" is not a name server address (IP, IP@port or [IPv6]@port)", s);
 	return -1;
+}
+
+/* Parse an octal file mode ("660", "0660"); -1 unless 1 to 4 octal digits. */
+static int
+parse_mode(const char *s, unsigned long long *out)
+{
+	unsigned long long v = 0;
+	size_t n = 0;
+
+	for (; *s >= '0' && *s <= '7' && n < 5; s++, n++)
+		v = v * 8 + (unsigned)(*s - '0');
+	if (n == 0 || n > 4 || *s != '\0')
+		return -1;
+	*out = v;
+	return 0;
 }
 
 /* Parse "500ms", "5s", "2m", "1h", "5" (seconds) into milliseconds. */
@@ -436,6 +494,13 @@ store(struct am_config *c, const struct am_conf_opt *o, const char *value,
 		}
 		*(unsigned *)field = (unsigned)n;
 		return 0;
+	case AM_CONF_MODE:
+		if (parse_mode(value, &n) != 0 || n > o->max) {
+			am_buf_setf(why, "\"%s\" is not a file mode (octal, like 0660)", value);
+			return -1;
+		}
+		*(unsigned *)field = (unsigned)n;
+		return 0;
 	case AM_CONF_STRLIST:
 		if (strlist_parse(field, value) != 0)
 			goto nomem;
@@ -482,6 +547,71 @@ trailing_comment(const char *value)
 	return 0;
 }
 
+/* 1 for the list types, which may be read from a file. */
+static int
+is_list(const struct am_conf_opt *o)
+{
+	return o->type == AM_CONF_STRLIST || o->type == AM_CONF_CIDRLIST ||
+	    o->type == AM_CONF_HOSTLIST;
+}
+
+/*
+ * "file:/path": the list is the file's entries, one or more a line, "#"
+ * starting a comment. Each line is checked as it is read (errors say
+ * path:line); the whole list is then stored as if written on one line. A
+ * file anyone may write is refused: it would let any local user set
+ * TrustedNetworks.
+ */
+static int
+store_file(struct am_config *c, const struct am_conf_opt *o, const char *path,
+    struct am_buf *why)
+{
+	struct am_buf all = AM_BUF_INIT(1 << 24), tmp = AM_BUF_INIT(512);
+	char line[8192], *hash;
+	unsigned lineno = 0;
+	struct stat st;
+	FILE *fp;
+	int r = -1;
+
+	if (*path != '/') {
+		am_buf_setf(why, "\"file:%s\": the path must be absolute", path);
+		return -1;
+	}
+	if ((fp = fopen(path, "r")) == NULL) {
+		am_buf_setf(why, "%s: %s", path, strerror(errno));
+		return -1;
+	}
+	if (fstat(fileno(fp), &st) != 0 || !S_ISREG(st.st_mode) ||
+	    (st.st_mode & S_IWOTH) != 0) {
+		am_buf_setf(why, "%s: not a regular file, or writable by anyone", path);
+		goto out;
+	}
+	while (fgets(line, sizeof(line), fp) != NULL) {
+		lineno++;
+		if (strchr(line, '\n') == NULL && !feof(fp)) {
+			am_buf_setf(why, "%s:%u: line too long", path, lineno);
+			goto out;
+		}
+		if ((hash = strchr(line, '#')) != NULL)
+			*hash = '\0';
+		if (store(c, o, line, &tmp) != 0) {
+			am_buf_setf(why, "%s:%u: %s", path, lineno, am_buf_str(&tmp));
+			goto out;
+		}
+		am_buf_printf(&all, "%s,", line);
+	}
+	if (all.truncated) {
+		am_buf_setf(why, "%s: over 16 MB", path);
+		goto out;
+	}
+	r = store(c, o, all.len > 0 ? am_buf_str(&all) : "", why);
+out:
+	fclose(fp);
+	am_buf_release(&all);
+	am_buf_release(&tmp);
+	return r;
+}
+
 int
 am_config_set(struct am_config *c, const char *keyword, const char *value,
     const char *file, unsigned line, struct am_buf *why)
@@ -507,7 +637,11 @@ am_config_set(struct am_config *c, const char *keyword, const char *value,
 		am_buf_setf(why, "%s:%u: %s: missing value", file, line, o->name);
 		return -1;
 	}
-	if ((r = store(c, o, value, &tmp)) != 0)
+	if (is_list(o) && strncmp(value, "file:", 5) == 0)
+		r = store_file(c, o, value + 5, &tmp);
+	else
+		r = store(c, o, value, &tmp);
+	if (r != 0)
 		am_buf_setf(why, "%s:%u: %s: %s", file, line, o->name, am_buf_str(&tmp));
 	am_buf_release(&tmp);
 	return r;
@@ -589,12 +723,21 @@ read_lines(struct am_config *c, FILE *fp, const char *path, struct am_buf *why)
 struct am_config *
 am_config_load(const char *path, struct am_buf *why)
 {
+	struct stat st;
 	struct am_config *c;
 	FILE *fp;
 	int r;
 
 	if ((fp = fopen(path, "r")) == NULL) {
 		am_buf_setf(why, "%s: %s", path, strerror(errno));
+		return NULL;
+	}
+	if (fstat(fileno(fp), &st) == 0 && S_ISREG(st.st_mode) &&
+	    (st.st_mode & S_IWOTH) != 0) {
+		am_buf_setf(why, "%s: mode %04o is world-writable: any local user "
+		    "could change it; chmod o-w it", path,
+		    (unsigned)(st.st_mode & 07777));
+		fclose(fp);
 		return NULL;
 	}
 	if ((c = am_config_new()) == NULL) {
@@ -663,6 +806,9 @@ dump_value(const struct am_config *c, const struct am_conf_opt *o, struct am_buf
 		break;
 	case AM_CONF_DURATION:
 		am_buf_printf(out, "%ums", *(const unsigned *)field);
+		break;
+	case AM_CONF_MODE:
+		am_buf_printf(out, "%04o", *(const unsigned *)field);
 		break;
 	case AM_CONF_STRLIST:
 	case AM_CONF_SERVERS:

@@ -40,6 +40,7 @@ enum am_conf_type {
 	AM_CONF_PATH,      /* a file name (absolute, or relative to cwd) */
 	AM_CONF_HOSTLIST,  /* IP addresses, networks and host names */
 	AM_CONF_SERVERS,   /* name servers: IP, IP@port, [IPv6]@port */
+	AM_CONF_MODE,      /* file mode in octal, 0000..0777 */
 	AM_CONF_DOMAIN,    /* a domain name in ASCII (A-labels), or empty */
 };
 
@@ -63,6 +64,8 @@ struct am_config {
 	char *path;                 /* file it was read from, or "(defaults)" */
 	/* daemon */
 	char *socket;
+	unsigned socket_mode;       /* unix socket: chmod to this */
+	char *socket_group;         /* unix socket: chgrp to this ("": none) */
 	char *pidfile;
 	char *userid;
 	int syslog;
@@ -104,6 +107,8 @@ struct am_config {
 	char *arc_seal_selector;
 	char *arc_seal_key_file;
 	struct am_strlist arc_trusted_sealers;
+	struct am_strlist ignore_recipients;  /* "postmaster@", "@dom", "a@dom" */
+	int forged_headers;                   /* enum am_forged */
 };
 
 /* 1 when the list names the address (if given) or the host name. */
@@ -122,6 +127,17 @@ struct am_conf_opt {
 	unsigned min, max;          /* AM_CONF_UINT range; DURATION in ms */
 };
 
+/* ForgedHeaders: what happens to A-R fields that claim our id. */
+enum am_forged { AM_FORGED_REMOVE, AM_FORGED_RENAME };
+
+/*
+ * 1 when addr (a recipient, with or without <>) matches an IgnoreRecipients
+ * entry: "postmaster" or "postmaster@" (that local part at any domain),
+ * "@example.com" (every address there) or "abuse@example.com"; ASCII case
+ * ignored.
+ */
+int am_rcpt_ignored(const struct am_strlist *l, const char *addr);
+
 /* The option table, terminated by a row with name NULL. */
 const struct am_conf_opt *am_config_options(void);
 
@@ -129,7 +145,8 @@ const struct am_conf_opt *am_config_options(void);
 struct am_config *am_config_new(void);
 /*
  * Read path into a new configuration (defaults for absent keywords).
- * NULL with why ("path:line: Keyword: ...") on any error.
+ * NULL with why ("path:line: Keyword: ...") on any error, and when path
+ * is world-writable (any local user could set TrustedNetworks).
  */
 struct am_config *am_config_load(const char *path, struct am_buf *why);
 /*

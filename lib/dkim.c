@@ -1,24 +1,27 @@
 /* SPDX-License-Identifier: BSD-2-Clause */
 /*
- * dkim: the per-message DKIM verifier (RFC 6376 s.6) and the two steps that
- * ARC reuses: the header hash (s.3.7, s.5.4.2: fields picked bottom-up,
- * absent ones contribute nothing, the signature field last with its b=
- * value emptied and no CRLF) and the verification of one signature
- * against its key and body hash (s.6.1.2, s.6.1.3, RFC 8301).
+ * dkim: the per-message DKIM verifier (RFC 6376 s.6). The building blocks
+ * it drives are in the other dkim_*.c files (map in dkim_int.h): each
+ * field is parsed by am_dkim_sig_parse() (dkim_sig.c), its body hashed by
+ * am_dkim_bh_*() (dkim_canon.c) and the signature checked by
+ * am_dkim_verify_sig() (dkim_verify.c) with a key from
+ * am_dkim_key_fetch_cached() (dkim_key.c).
  *
  * am_dkim_headers() parses every DKIM-Signature and gives each one that
  * can be verified a body hasher, shared by signatures with the same body
  * canonicalization, hash and l= (so at most max_signatures hashers run);
- * am_dkim_finish() fetches the keys and decides. See dkim.h for the
- * results chosen where the RFCs leave room.
+ * it also applies what needs this verifier's configuration: the clock
+ * (x=) and the signature cap. am_dkim_finish() fetches the keys and
+ * decides. See dkim.h for the results chosen where the RFCs leave room.
  */
+#include <ctype.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
 #include <openssl/evp.h>
 
-#include "dkim.h"
+#include "dkim_int.h"
 
 struct dsig {
 	struct am_dkim_sig pub;
@@ -37,6 +40,7 @@ struct am_dkim {
 	struct am_dkim_bh **bhs;
 	size_t nbh;
 	int finished;
+	char prefer[AM_DNS_NAME_MAX + 1]; /* the From domain, lower case */
 };
 
 static const char *const result_names[] = {
@@ -131,23 +135,101 @@ get_bh(struct am_dkim *d, const struct am_dkim_sigparams *sp)
 	return d->bhs[d->nbh++];
 }
 
+void
+am_dkim_prefer(struct am_dkim *d, const char *domain)
+{
+	size_t i;
+
+	for (i = 0; domain != NULL && domain[i] != '\0' && i < AM_DNS_NAME_MAX; i++)
+		d->prefer[i] = (char)tolower((unsigned char)domain[i]);
+	d->prefer[i] = '\0';
+	if (i > 0 && d->prefer[i - 1] == '.')
+		d->prefer[i - 1] = '\0';
+}
+
+/* The last two labels of a (the whole name when it has fewer). */
+static const char *
+last_two(const char *a)
+{
+	const char *p = a + strlen(a);
+	int dots = 0;
+
+	while (p > a) {
+		if (*--p == '.' && ++dots == 2)
+			return p + 1;
+	}
+	return a;
+}
+
+/*
+ * 2 when d= is the preferred domain, 1 when it shares its last two labels
+ * (it may align under relaxed alignment), else 0.
+ */
+static int
+rank(const struct am_dkim *d, const struct am_dkim_sigparams *sp)
+{
+	char dom[AM_DNS_NAME_MAX + 2];
+	size_t n;
+
+	if (d->prefer[0] == '\0' || sp->domain == NULL ||
+	    (n = strlen(sp->domain)) == 0 || n > AM_DNS_NAME_MAX)
+		return 0;
+	memcpy(dom, sp->domain, n + 1);
+	if (dom[n - 1] == '.')
+		dom[n - 1] = '\0';
+	if (strcasecmp(dom, d->prefer) == 0)
+		return 2;
+	return strcasecmp(last_two(dom), last_two(d->prefer)) == 0;
+}
+
 /* Parse one signature field and decide whether it is worth verifying. */
 static void
-setup_sig(struct am_dkim *d, struct dsig *s, size_t idx)
+setup_sig(struct am_dkim *d, struct dsig *s, int in_budget)
 {
-	am_buf_init(&s->why, 256);
-	if (am_dkim_sig_parse(s->field->value, s->field->vlen, &s->sp,
-	    &s->why) != 0)
-		s->pub.result = AM_DKIM_PERMERROR;
-	else if (idx >= d->conf.max_signatures)
+	if (!in_budget) {
 		set_result(s, AM_DKIM_POLICY, "too many signatures");
-	else if (s->sp.alg == AM_DKIM_RSA_SHA1)
+		s->pub.unverified = 1;
+	} else if (s->sp.alg == AM_DKIM_RSA_SHA1)
 		set_result(s, AM_DKIM_POLICY, "rsa-sha1 not accepted (RFC 8301)");
 	else if (s->sp.has_x && s->sp.x < (uint64_t)d->conf.now)
 		set_result(s, AM_DKIM_PERMERROR, "signature expired");
 	else if ((s->bh = get_bh(d, &s->sp)) == NULL)
 		set_result(s, AM_DKIM_TEMPERROR, "out of memory");
 	publish(s);
+}
+
+/*
+ * Parse every signature, then give the max_signatures verification slots
+ * to the parsable ones, those that may align with the From domain first.
+ */
+static void
+setup_all(struct am_dkim *d)
+{
+	size_t i, slots = d->conf.max_signatures;
+	int want;
+
+	for (i = 0; i < d->n; i++) {
+		struct dsig *s = &d->sigs[i];
+		am_buf_init(&s->why, 256);
+		if (am_dkim_sig_parse(s->field->value, s->field->vlen, &s->sp,
+		    &s->why) != 0) {
+			s->pub.result = AM_DKIM_PERMERROR;
+			s->bh = NULL;
+			publish(s);
+		}
+	}
+	for (want = 2; want >= 0; want--) {
+		for (i = 0; i < d->n; i++) {
+			struct dsig *s = &d->sigs[i];
+			if (s->pub.result == AM_DKIM_PERMERROR || s->pub.domain != NULL)
+				continue;
+			if (rank(d, &s->sp) != want)
+				continue;
+			setup_sig(d, s, slots > 0);
+			if (slots > 0)
+				slots--;
+		}
+	}
 }
 
 void
@@ -170,10 +252,9 @@ am_dkim_headers(struct am_dkim *d, const struct am_hdrs *hdrs)
 	for (i = 0; i < hdrs->n; i++) {
 		if (!am_hdr_is(&hdrs->v[i], "DKIM-Signature"))
 			continue;
-		d->sigs[d->n].field = &hdrs->v[i];
-		setup_sig(d, &d->sigs[d->n], d->n);
-		d->n++;
+		d->sigs[d->n++].field = &hdrs->v[i];
 	}
+	setup_all(d);
 }
 
 void

@@ -5,8 +5,12 @@
  *
  * Headers (s.3.4.1, s.3.4.2): am_dkim_canon_header() appends one field to
  * a buffer. "relaxed" lower-cases the name, drops WSP before the colon,
- * unfolds (every CR and LF of a value is folding), turns each WSP run into
- * one SP and trims the value.
+ * unfolds (removes each CRLF of the value, and only CRLF: a bare CR or LF,
+ * as in a line ending CR CR LF, stays as an octet of the value, as s.3.4.2
+ * says), turns each WSP run into one SP and trims WSP (only SP and HTAB)
+ * from both ends of the value. "simple" changes nothing. (dkimpy trims a
+ * bare CR at the very end of a value too, Python's bytes.strip(); the RFC
+ * trims WSP only, and so do we.)
  *
  * Body (s.3.4.3, s.3.4.4 with erratum 3192): struct am_dkim_bh hashes the
  * canonical body as chunks arrive, in constant memory. Line ends are CRLF;
@@ -30,7 +34,7 @@
 #include <emmintrin.h>
 #endif
 
-#include "dkim.h"
+#include "dkim_int.h"
 
 struct am_dkim_bh {
 	enum am_dkim_canon c;
@@ -88,8 +92,12 @@ am_dkim_canon_header(enum am_dkim_canon c, const char *name, size_t nlen,
 		start = out->len;
 		for (i = 0; i < vlen; i++) {
 			char ch = value[i];
-			if (ch == '\r' || ch == '\n')
+			/* Unfolding removes CRLF only; a bare CR or LF is
+			 * an ordinary octet (s.3.4.2). */
+			if (ch == '\r' && i + 1 < vlen && value[i + 1] == '\n') {
+				i++;
 				continue;
+			}
 			if (ch == ' ' || ch == '\t') {
 				ws = 1;
 				continue;

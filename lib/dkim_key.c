@@ -29,7 +29,7 @@
 #include <openssl/rsa.h>
 #include <openssl/x509.h>
 
-#include "dkim.h"
+#include "dkim_int.h"
 
 /* Does the colon list val[0..n) hold word (case-insensitive)? */
 static int

@@ -1,18 +1,29 @@
 /* SPDX-License-Identifier: BSD-2-Clause */
 /*
- * dkim_sig: DKIM-Signature field parsing (RFC 6376 s.3.5) and the checks of
- * s.6.1.1 that need no key: required tags v a b bh d h s; v=1; i= within
- * d= (subdomains allowed); h= names From; x= after t=; q= offers dns/txt;
- * known a= and c=. Unknown tags are ignored. Every problem is reported
- * through why and makes the signature permerror (the caller decides).
- * Expiry needs the clock and is checked by the driver.
+ * dkim_sig: the one parser from a tag list to a signature, for the
+ * DKIM-Signature (RFC 6376 s.3.5) and ARC's two signatures, which reuse its
+ * syntax and semantics (RFC 8617 s.4.1.2, s.4.1.3). am_dkim_sig_parse_kind()
+ * makes the checks of s.6.1.1 that need no key: required tags; known a=
+ * and c=; x= after t=; q= offers dns/txt. Kind by kind:
+ *   DKIM-Signature  requires v a b bh d h s; v=1; i= (the AUID, default
+ *                   "@" d=) within d=, subdomains allowed; h= names From
+ *   ARC-Message-    requires i a b bh d h s; v= is ignored; i= is the
+ *   Signature       instance (s.4.2.1), left to the caller, and the
+ *                   identity is "@" d=; h= may hold empty names, must not
+ *                   name ARC-Seal and need not name From
+ *   ARC-Seal        requires i a b cv d s (cv= left to the caller); no h=
+ *                   allowed; bh=, c=, l=, q= and x= are not its tags and are
+ *                   ignored: relaxed header canonicalization (s.5.1.1)
+ * Unknown tags are ignored. Every problem is reported through why and
+ * makes the signature permerror (the caller decides). Expiry needs the
+ * clock and is checked by the DKIM driver.
  */
 #include <ctype.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
-#include "dkim.h"
+#include "dkim_int.h"
 
 /* Copy n bytes into a new lower-cased (lower != 0) string. */
 char *
@@ -75,8 +86,9 @@ am_dkim_tag_num(const struct am_dkim_tag *t, uint64_t *out)
 	return 0;
 }
 
-int
-am_dkim_tag_alg(struct am_dkim_sigparams *sp, const struct am_dkim_tag *t,
+/* a= into sp->alg and sp->algname. */
+static int
+tag_alg(struct am_dkim_sigparams *sp, const struct am_dkim_tag *t,
     struct am_buf *why)
 {
 	if ((sp->algname = am_dkim_dupn(t->val, t->vlen, 1)) == NULL)
@@ -106,8 +118,9 @@ canon_word(const char *s, size_t n, enum am_dkim_canon *c)
 	return 0;
 }
 
-int
-am_dkim_tag_canon(struct am_dkim_sigparams *sp, const struct am_dkim_tag *t,
+/* c= into sp->hcanon and sp->bcanon. */
+static int
+tag_canon(struct am_dkim_sigparams *sp, const struct am_dkim_tag *t,
     struct am_buf *why)
 {
 	const char *slash = memchr(t->val, '/', t->vlen);
@@ -129,9 +142,9 @@ am_dkim_tag_canon(struct am_dkim_sigparams *sp, const struct am_dkim_tag *t,
  * RFC 8617 s.4.1.2): empty names name nothing (the ARC test suite expects
  * that), and ARC-Seal must not be named.
  */
-int
-am_dkim_tag_h(struct am_dkim_sigparams *sp, const struct am_dkim_tag *t,
-    int arc, struct am_buf *why)
+static int
+tag_h(struct am_dkim_sigparams *sp, const struct am_dkim_tag *t, int arc,
+    struct am_buf *why)
 {
 	const char *p = t->val, *end = t->val + t->vlen, *e, *a, *z;
 	int from = 0;
@@ -238,11 +251,13 @@ parse_b(struct am_dkim_sigparams *sp, const struct am_dkim_tag *b,
 			sp->b_prefix[k++] = b->val[i];
 	sp->b_prefix[k] = '\0';
 	if ((n = am_dkim_base64(b->val, b->vlen, sp->b, AM_DKIM_B_MAX)) <= 0) {
-		am_buf_setf(why, "b= is empty, not base64 or over %d bytes",
+		am_buf_setf(why, "b= is empty or not base64, or over %d bytes",
 		    AM_DKIM_B_MAX);
 		return -1;
 	}
 	sp->blen = (size_t)n;
+	if (bh == NULL)
+		return 0;
 	n = am_dkim_base64(bh->val, bh->vlen, sp->bh, AM_DKIM_HASH_MAX);
 	if (n <= 0) {
 		am_buf_setf(why, "bh= is empty or not base64");
@@ -252,14 +267,15 @@ parse_b(struct am_dkim_sigparams *sp, const struct am_dkim_tag *b,
 	return 0;
 }
 
-/* The tags whose values need nothing but copying or a number. */
+/* The tags whose values need nothing but copying or a number (an
+ * ARC-Seal has no l= and no x=). */
 static int
 parse_simple_tags(struct am_dkim_sigparams *sp, const struct am_dkim_tag *tg,
-    size_t n, struct am_buf *why)
+    size_t n, int seal, struct am_buf *why)
 {
 	const struct am_dkim_tag *t;
 
-	if ((t = am_dkim_tag_find(tg, n, "l")) != NULL) {
+	if (!seal && (t = am_dkim_tag_find(tg, n, "l")) != NULL) {
 		if (am_dkim_tag_num(t, &sp->l) != 0) {
 			am_buf_setf(why, "bad l= value");
 			return -1;
@@ -273,7 +289,7 @@ parse_simple_tags(struct am_dkim_sigparams *sp, const struct am_dkim_tag *tg,
 		}
 		sp->has_t = 1;
 	}
-	if ((t = am_dkim_tag_find(tg, n, "x")) != NULL) {
+	if (!seal && (t = am_dkim_tag_find(tg, n, "x")) != NULL) {
 		if (am_dkim_tag_num(t, &sp->x) != 0) {
 			am_buf_setf(why, "bad x= value");
 			return -1;
@@ -308,11 +324,43 @@ parse_q(const struct am_dkim_tag *t, struct am_buf *why)
 	return -1;
 }
 
-static const char *const required[] = { "v", "a", "b", "bh", "d", "h", "s" };
+/* h=, c= and q=, which an ARC-Seal does not have: it signs no message
+ * fields, and its header canonicalization is relaxed (RFC 8617 s.5.1.1). */
+static int
+parse_msg_tags(enum am_dkim_sigkind kind, struct am_dkim_sigparams *sp,
+    const struct am_dkim_tag *tg, size_t n, struct am_buf *why)
+{
+	const struct am_dkim_tag *t;
+
+	if (kind == AM_DKIM_SIGKIND_AS) {
+		if (am_dkim_tag_find(tg, n, "h") != NULL) {
+			am_buf_setf(why, "h= in an ARC-Seal");
+			return -1;
+		}
+		sp->hcanon = sp->bcanon = AM_DKIM_RELAXED;
+		return 0;
+	}
+	if (tag_h(sp, am_dkim_tag_find(tg, n, "h"),
+	    kind == AM_DKIM_SIGKIND_AMS, why) != 0)
+		return -1;
+	if ((t = am_dkim_tag_find(tg, n, "c")) != NULL &&
+	    tag_canon(sp, t, why) != 0)
+		return -1;
+	if ((t = am_dkim_tag_find(tg, n, "q")) != NULL && parse_q(t, why) != 0)
+		return -1;
+	return 0;
+}
+
+/* Required tags of each enum am_dkim_sigkind, in the order checked. */
+static const char *const required[][8] = {
+	{ "v", "a", "b", "bh", "d", "h", "s", NULL },
+	{ "i", "a", "b", "bh", "d", "h", "s", NULL },
+	{ "i", "a", "b", "cv", "d", "s", NULL },
+};
 
 static int
-parse_ids(struct am_dkim_sigparams *sp, const struct am_dkim_tag *tg,
-    size_t n, struct am_buf *why)
+parse_ids(enum am_dkim_sigkind kind, struct am_dkim_sigparams *sp,
+    const struct am_dkim_tag *tg, size_t n, struct am_buf *why)
 {
 	const struct am_dkim_tag *d, *s, *t;
 	size_t k;
@@ -323,20 +371,23 @@ parse_ids(struct am_dkim_sigparams *sp, const struct am_dkim_tag *tg,
 		sp->domain = am_dkim_dupn(d->val, d->vlen, 1);
 	if (s != NULL && am_dkim_name_ok(s->val, s->vlen))
 		sp->selector = am_dkim_dupn(s->val, s->vlen, 0);
-	for (k = 0; k < sizeof(required) / sizeof(required[0]); k++)
-		if (am_dkim_tag_find(tg, n, required[k]) == NULL) {
-			am_buf_setf(why, "missing %s= tag", required[k]);
+	for (k = 0; required[kind][k] != NULL; k++)
+		if (am_dkim_tag_find(tg, n, required[kind][k]) == NULL) {
+			am_buf_setf(why, "missing %s= tag", required[kind][k]);
 			return -1;
 		}
 	if (sp->domain == NULL || sp->selector == NULL) {
 		am_buf_setf(why, "bad %s= value", sp->domain ? "s" : "d");
 		return -1;
 	}
-	if (!am_dkim_tag_is(am_dkim_tag_find(tg, n, "v"), "1")) {
+	if (kind == AM_DKIM_SIGKIND_DKIM &&
+	    !am_dkim_tag_is(am_dkim_tag_find(tg, n, "v"), "1")) {
 		am_buf_setf(why, "unsupported version (v= is not 1)");
 		return -1;
 	}
-	if ((t = am_dkim_tag_find(tg, n, "i")) != NULL)
+	/* ARC's i= is the instance: no AUID, the identity is "@" d=. */
+	if (kind == AM_DKIM_SIGKIND_DKIM &&
+	    (t = am_dkim_tag_find(tg, n, "i")) != NULL)
 		return parse_i(sp, t, why);
 	if ((sp->identity = malloc(strlen(sp->domain) + 2)) == NULL)
 		return -1;
@@ -346,40 +397,50 @@ parse_ids(struct am_dkim_sigparams *sp, const struct am_dkim_tag *tg,
 }
 
 int
-am_dkim_sig_parse(const char *value, size_t len, struct am_dkim_sigparams *sp,
-    struct am_buf *why)
+am_dkim_sig_parse_kind(enum am_dkim_sigkind kind, const char *value,
+    size_t len, struct am_dkim_sigparams *sp, struct am_dkim_tag *tg,
+    size_t *ntg, struct am_buf *why)
 {
-	struct am_dkim_tag tg[AM_DKIM_TAGS_MAX];
-	const struct am_dkim_tag *t;
+	struct am_dkim_tag own[AM_DKIM_TAGS_MAX];
+	int seal = kind == AM_DKIM_SIGKIND_AS;
 	size_t n;
 
 	memset(sp, 0, sizeof(*sp));
 	am_buf_setf(why, "out of memory");
+	if (tg == NULL)
+		tg = own;
+	if (ntg == NULL)
+		ntg = &n;
+	*ntg = 0;
 	if (len > AM_DKIM_SIG_MAX) {
 		am_buf_setf(why, "signature over %d bytes", AM_DKIM_SIG_MAX);
 		return -1;
 	}
-	if (am_dkim_tags_parse(value, len, tg, AM_DKIM_TAGS_MAX, &n, why) != 0)
+	if (am_dkim_tags_parse(value, len, tg, AM_DKIM_TAGS_MAX, ntg, why) != 0)
 		return -1;
-	if (parse_ids(sp, tg, n, why) != 0)
+	n = *ntg;
+	if (parse_ids(kind, sp, tg, n, why) != 0)
 		return -1;
-	if (am_dkim_tag_alg(sp, am_dkim_tag_find(tg, n, "a"), why) != 0)
+	if (tag_alg(sp, am_dkim_tag_find(tg, n, "a"), why) != 0)
 		return -1;
 	if (parse_b(sp, am_dkim_tag_find(tg, n, "b"),
-	    am_dkim_tag_find(tg, n, "bh"), why) != 0)
+	    seal ? NULL : am_dkim_tag_find(tg, n, "bh"), why) != 0)
 		return -1;
-	if (am_dkim_tag_h(sp, am_dkim_tag_find(tg, n, "h"), 0, why) != 0)
+	if (parse_msg_tags(kind, sp, tg, n, why) != 0)
 		return -1;
-	if ((t = am_dkim_tag_find(tg, n, "c")) != NULL &&
-	    am_dkim_tag_canon(sp, t, why) != 0)
-		return -1;
-	if ((t = am_dkim_tag_find(tg, n, "q")) != NULL && parse_q(t, why) != 0)
-		return -1;
-	if (parse_simple_tags(sp, tg, n, why) != 0)
+	if (parse_simple_tags(sp, tg, n, seal, why) != 0)
 		return -1;
 	if (why != NULL)
 		am_buf_reset(why);
 	return 0;
+}
+
+int
+am_dkim_sig_parse(const char *value, size_t len, struct am_dkim_sigparams *sp,
+    struct am_buf *why)
+{
+	return am_dkim_sig_parse_kind(AM_DKIM_SIGKIND_DKIM, value, len, sp,
+	    NULL, NULL, why);
 }
 
 void

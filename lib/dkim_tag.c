@@ -12,7 +12,7 @@
  */
 #include <string.h>
 
-#include "dkim.h"
+#include "dkim_int.h"
 
 static int
 is_fws(int c)

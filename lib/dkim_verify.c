@@ -15,7 +15,7 @@
 
 #include <openssl/evp.h>
 
-#include "dkim.h"
+#include "dkim_int.h"
 
 /* Header name equality, ignoring case and WSP before the colon. */
 static int

@@ -134,7 +134,33 @@ aligned(struct dmarc_ctx *ctx, struct am_dmarc_response *res,
 	return strcmp(org, res->org_domain) == 0;
 }
 
-/* Check SPF and every passing DKIM signature; 1 pass, 0 fail, <0 temp. */
+/*
+ * A temporary error for identifier a (A-labels or not) matters when a
+ * could align: a retry that passes would pass DMARC. 1 yes, 0 no,
+ * ORG_TEMPFAIL when the walk to know failed (that matters too).
+ */
+static int
+temp_matters(struct dmarc_ctx *ctx, struct am_dmarc_response *res,
+    const char *ident, char mode, const char *what)
+{
+	char a[AM_DNS_NAME_MAX + 1];
+	int r;
+
+	if (ident_ascii(ident, a) != 0)
+		return 0;
+	if ((r = aligned(ctx, res, a, mode)) == 0)
+		return 0;
+	am_buf_setf(&res->why, "%s temperror for aligned domain %s", what, a);
+	return r;
+}
+
+/*
+ * Check SPF and every passing DKIM signature; 1 pass, 0 fail, <0 temp.
+ * Nothing aligned passed: an SPF or DKIM temperror for a domain that
+ * could align makes the result temperror; for any other domain the fail
+ * stands (DESIGN: "temperror exactly when it could have changed the
+ * outcome").
+ */
 static int
 alignment(struct dmarc_ctx *ctx, const struct am_dmarc_input *in,
     struct am_dmarc_response *res)
@@ -148,7 +174,7 @@ alignment(struct dmarc_ctx *ctx, const struct am_dmarc_input *in,
 		res->spf_aligned = r == 1;
 		temp |= r < 0;
 	}
-	for (i = 0; i < in->ndkim && i < AM_DMARC_DKIM_MAX; i++) {
+	for (i = 0; i < in->ndkim; i++) {
 		if (!in->dkim[i].pass || res->dkim_aligned ||
 		    ident_ascii(in->dkim[i].domain, a) != 0)
 			continue;
@@ -161,7 +187,16 @@ alignment(struct dmarc_ctx *ctx, const struct am_dmarc_input *in,
 	}
 	if (res->spf_aligned || res->dkim_aligned)
 		return 1;
-	return temp ? -1 : 0;
+	if (temp)
+		return -1;
+	if (in->spf == AM_SPF_TEMPERROR &&
+	    temp_matters(ctx, res, in->spf_domain, res->rec.aspf, "SPF") != 0)
+		return -1;
+	for (i = 0; i < in->ndkim; i++)
+		if (in->dkim[i].temperror && temp_matters(ctx, res,
+		    in->dkim[i].domain, res->rec.adkim, "DKIM") != 0)
+			return -1;
+	return 0;
 }
 
 /* 1 when the Author Domain does not exist (NXDOMAIN), 0, or -1 (temp). */

@@ -45,7 +45,6 @@
                                 pct; np honoured (RFC 9091) */
 
 #define AM_DMARC_WALK_MAX   8   /* queries in one tree walk (s.4.10) */
-#define AM_DMARC_DKIM_MAX   16  /* DKIM signatures looked at */
 #define AM_DMARC_QUERY_MAX  40  /* DNS queries in one evaluation */
 
 enum am_dmarc_result {
@@ -54,8 +53,11 @@ enum am_dmarc_result {
 	                       not apply to the message */
 	AM_DMARC_PASS,      /* an SPF or DKIM identifier passed and aligns */
 	AM_DMARC_FAIL,      /* a record applies and nothing aligned */
-	AM_DMARC_TEMPERROR, /* a DNS query needed for the result failed:
-	                       retry may succeed (s.5.3.6) */
+	AM_DMARC_TEMPERROR, /* a DNS query needed for the result failed, or
+	                       nothing aligned passed while an SPF or DKIM
+	                       temperror was for an aligned domain: a retry
+	                       may pass (s.5.3.6). A temperror for a domain
+	                       that cannot align does not change a fail. */
 	AM_DMARC_PERMERROR, /* no single Author Domain: From absent, broken,
 	                       several fields or several domains (s.5.3.1) */
 };
@@ -98,17 +100,21 @@ struct am_dmarc_conf {
 struct am_dmarc_dkim {
 	int pass;                  /* nonzero: this signature verified */
 	const char *domain;        /* its d= (any case) */
+	int temperror;             /* nonzero: its check failed for a
+	                              temporary reason (key lookup) */
 };
 
 struct am_dmarc_input {
 	enum am_from_status from_status; /* from am_from_parse*() */
 	const char *from_domain;   /* the Author Domain (ONE/MULTI_SAME), or
 	                              one of several chosen by the caller */
-	enum am_spf_result spf;    /* the MAIL FROM SPF result */
+	enum am_spf_result spf;    /* the MAIL FROM SPF result (temperror
+	                              counts when its domain aligns) */
 	const char *spf_domain;    /* the domain SPF checked: MAIL FROM's, or
 	                              HELO's when MAIL FROM was null; NULL:
 	                              none */
-	const struct am_dmarc_dkim *dkim;
+	const struct am_dmarc_dkim *dkim; /* every signature's verdict, as the
+	                              header reports them (no cap here) */
 	size_t ndkim;
 	unsigned sample;           /* 0..99, uniformly random: RFC 7489 pct
 	                              applies the policy when sample < pct */

@@ -260,6 +260,11 @@ dmarc_discover(struct dmarc_ctx *ctx, const char *from,
 		memcpy(policy_domain, from, strlen(from) + 1);
 		return ORG_OK;
 	}
+	/* RFC 7489 s.6.6.3: several records at the Author Domain leave a set
+	 * that is not empty, so step 3 does not look further, and step 5
+	 * ends discovery: DMARC does not apply. */
+	if (ctx->conf->mode == AM_DMARC_RFC7489 && l->several)
+		return ORG_OK;
 	if (ctx->conf->mode == AM_DMARC_RFC7489)
 		return discover_7489(ctx, from, rec, policy_domain, org);
 	if ((r = tree_walk(ctx, from, &w)) != ORG_OK)

@@ -119,6 +119,28 @@ bare_address(const char *s)
 
 static const char *skip_reason(const struct am_msg *m);
 
+/* Keep the recipients; note whether every one is in IgnoreRecipients. */
+static int
+copy_rcpts(struct am_msg *m, const struct am_envelope *env)
+{
+	size_t i, n = env->nrcpts < AM_MSG_RCPT_MAX ? env->nrcpts : AM_MSG_RCPT_MAX;
+	int all = n > 0;
+
+	if (n == 0)
+		return 0;
+	if ((m->v.rcpts = calloc(n, sizeof(*m->v.rcpts))) == NULL)
+		return -1;
+	for (i = 0; i < n; i++) {
+		if ((m->v.rcpts[i] = strdup(env->rcpts[i])) == NULL)
+			return -1;
+		m->v.nrcpts++;
+		all &= am_rcpt_ignored(&m->e->conf->ignore_recipients, env->rcpts[i]);
+	}
+	/* recipients past the cap were not looked at: not all ignored */
+	m->v.rcpts_ignored = all && env->nrcpts <= AM_MSG_RCPT_MAX;
+	return 0;
+}
+
 /* 1 when the SPF records SPF will ask for first are in the cache. */
 static int
 spf_cached(const struct am_msg *m)
@@ -158,6 +180,8 @@ am_msg_new(struct am_engine *e, const struct am_envelope *env)
 		return am_msg_free(m);
 	if (m->client_ip != NULL && am_addr_parse(&m->addr, m->client_ip) == 0)
 		m->have_addr = 1;
+	if (copy_rcpts(m, env) != 0)
+		return am_msg_free(m);
 	am_buf_init(&m->from_why, 256);
 	am_hdrs_init(&m->hdrs, e->conf->max_headers, e->conf->max_header_bytes);
 	m->v.skip_reason = skip_reason(m);
@@ -170,12 +194,18 @@ am_msg_new(struct am_engine *e, const struct am_envelope *env)
 	if (am_msg_arc_new(m) != 0)
 		return am_msg_free(m);
 	am_buf_init(&m->override_note, 256);
-	am_buf_init(&m->v.log, 2048);
+	am_buf_init(&m->seal_note, 256);
+	am_buf_init(&m->v.log, AM_MSG_LOG_MAX);
 	am_spf_response_init(&m->v.spf_mailfrom);
 	am_spf_response_init(&m->v.spf_helo);
 	am_dmarc_response_init(&m->dmarc);
 	am_policy_out_init(&m->pol);
 	m->v.authserv_id = m->authserv_id;
+	m->v.ar_rename = e->conf->forged_headers == AM_FORGED_RENAME;
+	m->v.queue_id = m->queue_id;
+	m->v.client_ip = m->client_ip;
+	m->v.helo = m->helo;
+	m->v.mail_from = m->mail_from;
 	/*
 	 * SPF needs only the envelope: start it now, so that its lookups
 	 * overlap the DATA phase -- unless its record is cached, when handing
@@ -188,27 +218,142 @@ am_msg_new(struct am_engine *e, const struct am_envelope *env)
 	return m;
 }
 
-/* 1 when id is our authserv-id or one of the configured aliases. */
+/* An early job: a key record, or a DMARC record and the tree walk. */
+static void
+early_job(void *arg)
+{
+	struct am_early *x = arg;
+	struct am_dns *dns = x->m->e->dns;
+	struct am_dns_answer *a = NULL;
+	char name[sizeof(x->name) + 8], org[AM_DNS_NAME_MAX + 1];
+	struct am_buf why = AM_BUF_INIT(512);
+	unsigned q = 0;
+
+	if (!x->dmarc) {
+		(void)am_dns_query(dns, x->name, AM_DNS_T_TXT, &a, NULL);
+		am_dns_answer_free(a);
+		return;
+	}
+	snprintf(name, sizeof(name), "_dmarc.%s", x->name);
+	(void)am_dns_query(dns, name, AM_DNS_T_TXT, &a, NULL);
+	am_dns_answer_free(a);
+	/* The organizational domain's record: the RFC 9989 tree walk itself. */
+	(void)am_dmarc_org_domain(&x->m->e->dmarc, dns, x->name, org, &q, &why);
+	am_buf_release(&why);
+}
+
+/* Start an early lookup of name (a TXT name, or a From domain). */
+static void
+start_early(struct am_msg *m, const char *name, int dmarc)
+{
+	struct am_early *x;
+	char q[AM_DNS_NAME_MAX + 16];
+
+	if (m->nearly == PREFETCH_MAX || strlen(name) > AM_DNS_NAME_MAX)
+		return;
+	snprintf(q, sizeof(q), "%s%s", dmarc ? "_dmarc." : "", name);
+	if (am_dns_cached(m->e->dns, q, AM_DNS_T_TXT))
+		return;
+	x = &m->early[m->nearly++];
+	x->m = m;
+	x->dmarc = dmarc;
+	memcpy(x->name, name, strlen(name) + 1);
+	am_jobs_submit(m->e->jobs, &x->job, early_job, x);
+}
+
+/* 1 when early lookups are worth starting for this message. */
+static int
+early_wanted(const struct am_msg *m)
+{
+	/* without a cache, an early answer would be lost */
+	return m->e->conf->dns_cache_size > 0 && m->v.skip_reason == NULL &&
+	    !m->hdr_overflow;
+}
+
+/* A DKIM-Signature has arrived: start its key lookup (one slot is kept
+ * for the From domain). */
+static void
+early_dkim(struct am_msg *m, const char *value, size_t vlen)
+{
+	struct am_dkim_sigparams sp;
+	struct am_buf why = AM_BUF_INIT(256);
+	char name[AM_DNS_NAME_MAX + 16];
+
+	if (m->dkim == NULL || m->nearly + 1 >= PREFETCH_MAX)
+		return;
+	memset(&sp, 0, sizeof(sp));
+	if (am_dkim_sig_parse(value, vlen, &sp, &why) == 0 && sp.selector != NULL &&
+	    sp.domain != NULL && snprintf(name, sizeof(name), "%s._domainkey.%s",
+	    sp.selector, sp.domain) < (int)sizeof(name))
+		start_early(m, name, 0);
+	am_dkim_sig_release(&sp);
+	am_buf_release(&why);
+}
+
+/* The first From field has arrived: start its DMARC discovery. */
+static void
+early_from(struct am_msg *m, const char *value, size_t vlen)
+{
+	struct am_from f;
+
+	if (m->early_from || m->e->conf->dmarc_mode == AM_DMARCMODE_OFF)
+		return;
+	m->early_from = 1;
+	if (am_from_parse(value, vlen, &f, NULL) == AM_FROM_ONE ||
+	    f.status == AM_FROM_MULTI_SAME)
+		start_early(m, f.domain[0], 1);
+}
+
+void
+am_msg_wait_early(struct am_msg *m)
+{
+	size_t i;
+
+	for (i = 0; i < m->nearly; i++)
+		am_jobs_wait(m->e->jobs, &m->early[i].job);
+}
+
+/* 1 when domain names a and b are the same: ASCII case and one trailing
+ * dot ignored. */
+static int
+same_name(const char *a, const char *b)
+{
+	size_t na = strlen(a), nb = strlen(b);
+
+	if (na > 0 && a[na - 1] == '.')
+		na--;
+	if (nb > 0 && b[nb - 1] == '.')
+		nb--;
+	return na == nb && strncasecmp(a, b, na) == 0;
+}
+
+/* 1 when id is our authserv-id or one of the configured aliases, compared
+ * as domain names (a forger's "mx.example." is ours too). */
 static int
 is_our_id(const struct am_msg *m, const char *id)
 {
 	const struct am_strlist *al = &m->e->conf->authserv_aliases;
 	size_t i;
 
-	if (strcasecmp(id, m->authserv_id) == 0)
+	if (same_name(id, m->authserv_id))
 		return 1;
 	for (i = 0; i < al->n; i++)
-		if (strcasecmp(id, al->v[i]) == 0)
+		if (same_name(id, al->v[i]))
 			return 1;
 	return 0;
 }
 
-/* Remember A-R field number ar_seen for removal when it claims our id. */
+/*
+ * Remember A-R field number ar_seen for removal when it claims our id, with
+ * its value for ForgedHeaders rename while the values kept stay within
+ * MaxHeaderBytes.
+ */
 static void
-note_authres(struct am_msg *m, const char *value)
+note_authres(struct am_msg *m, const char *value, size_t vlen)
 {
 	char id[256];
 	size_t *v;
+	char **vv;
 
 	m->ar_seen++;
 	if (am_authres_id(value, id, sizeof(id)) != 0 || !is_our_id(m, id))
@@ -217,6 +362,14 @@ note_authres(struct am_msg *m, const char *value)
 	if (v == NULL)
 		return;
 	m->v.ar_remove = v;
+	vv = realloc(m->v.ar_remove_value, (m->v.nar_remove + 1) * sizeof(*vv));
+	if (vv == NULL)
+		return;
+	m->v.ar_remove_value = vv;
+	vv[m->v.nar_remove] = NULL;
+	if (m->v.ar_rename && m->ar_kept + vlen <= m->e->conf->max_header_bytes &&
+	    (vv[m->v.nar_remove] = strdup(value)) != NULL)
+		m->ar_kept += vlen;
 	m->v.ar_remove[m->v.nar_remove++] = m->ar_seen;
 }
 
@@ -226,42 +379,32 @@ am_msg_header(struct am_msg *m, const char *name, const char *value, size_t vlen
 	if (strcasecmp(name, "Authentication-Results") == 0) {
 		char *tmp = strndup(value, vlen);
 		if (tmp != NULL)
-			note_authres(m, tmp);
+			note_authres(m, tmp, vlen);
 		free(tmp);
 	}
-	if (am_hdrs_add(&m->hdrs, name, value, vlen) != AM_HDR_OK)
-		m->hdr_overflow = 1;
-}
-
-/* The prefetch job: key and policy records into the shared cache. */
-static void
-prefetch_job(void *arg)
-{
-	struct am_msg *m = arg;
-	struct am_dns_answer *a;
-	char name[AM_DNS_NAME_MAX + 16], org[AM_DNS_NAME_MAX + 1];
-	struct am_buf why = AM_BUF_INIT(512);
-	unsigned q = 0;
-	size_t i;
-
-	for (i = 0; i < m->nprefetch; i++) {
-		a = NULL;
-		(void)am_dns_query(m->e->dns, m->prefetch[i], AM_DNS_T_TXT, &a, NULL);
-		am_dns_answer_free(a);
-	}
-	if (m->prefetch_from == NULL)
+	switch (am_hdrs_add(&m->hdrs, name, value, vlen)) {
+	case AM_HDR_OK:
+		if (!early_wanted(m))
+			return;
+		if (strcasecmp(name, "DKIM-Signature") == 0)
+			early_dkim(m, value, vlen);
+		else if (strcasecmp(name, "From") == 0)
+			early_from(m, value, vlen);
 		return;
-	a = NULL;
-	snprintf(name, sizeof(name), "_dmarc.%s", m->prefetch_from);
-	(void)am_dns_query(m->e->dns, name, AM_DNS_T_TXT, &a, NULL);
-	am_dns_answer_free(a);
-	/* The organizational domain's record: the RFC 9989 tree walk itself. */
-	(void)am_dmarc_org_domain(&m->e->dmarc, m->e->dns, m->prefetch_from,
-	    org, &q, &why);
-	am_buf_release(&why);
+	case AM_HDR_TOO_MANY:
+		m->v.limit_exceeded = "MaxHeaders";
+		break;
+	case AM_HDR_TOO_BIG:
+		m->v.limit_exceeded = "MaxHeaderBytes";
+		break;
+	case AM_HDR_NOMEM:
+		m->v.limit_exceeded = "out of memory";
+		break;
+	}
+	m->hdr_overflow = 1;
 }
 
-/* Parse From once (for DMARC and its prefetch). */
+/* Parse From once (for DMARC). */
 void
 am_msg_parse_from(struct am_msg *m)
 {
@@ -274,39 +417,6 @@ am_msg_parse_from(struct am_msg *m)
 		m->from.status = am_from_parse_hdrs(&m->hdrs, &m->from, &m->from_why);
 }
 
-/* Collect the names to look up early and start the prefetch job. */
-static void
-start_prefetch(struct am_msg *m)
-{
-	const struct am_dkim_sig *sig;
-	char name[AM_DNS_NAME_MAX + 16];
-	size_t i, n;
-
-	if (m->e->conf->dns_cache_size == 0 || m->v.skip_reason != NULL)
-		return;     /* without a cache, an early answer would be lost */
-	n = m->dkim != NULL ? am_dkim_count(m->dkim) : 0;
-	for (i = 0; i < n && m->nprefetch < PREFETCH_MAX &&
-	    i < m->e->conf->dkim_max_signatures; i++) {
-		sig = am_dkim_sig(m->dkim, i);
-		if (sig->selector[0] == '\0' || sig->domain[0] == '\0')
-			continue;
-		snprintf(name, sizeof(name), "%s._domainkey.%s", sig->selector, sig->domain);
-		if (am_dns_cached(m->e->dns, name, AM_DNS_T_TXT))
-			continue;
-		if ((m->prefetch[m->nprefetch] = strdup(name)) != NULL)
-			m->nprefetch++;
-	}
-	if (m->e->conf->dmarc_mode != AM_DMARCMODE_OFF) {
-		am_msg_parse_from(m);
-		snprintf(name, sizeof(name), "_dmarc.%s", m->from.domain[0]);
-		if ((m->from.status == AM_FROM_ONE || m->from.status == AM_FROM_MULTI_SAME) &&
-		    !am_dns_cached(m->e->dns, name, AM_DNS_T_TXT))
-			m->prefetch_from = strdup(m->from.domain[0]);
-	}
-	if (m->nprefetch > 0 || m->prefetch_from != NULL)
-		am_jobs_submit(m->e->jobs, &m->prefetch_job, prefetch_job, m);
-}
-
 void
 am_msg_end_headers(struct am_msg *m)
 {
@@ -314,11 +424,17 @@ am_msg_end_headers(struct am_msg *m)
 		return;
 	m->headers_done = 1;
 	/* Over the header caps the signed fields may be missing: no verdict. */
-	if (m->dkim != NULL && !m->hdr_overflow)
+	if (m->dkim != NULL && !m->hdr_overflow) {
+		if (m->e->conf->dmarc_mode != AM_DMARCMODE_OFF) {
+			am_msg_parse_from(m);
+			if (m->from.status == AM_FROM_ONE ||
+			    m->from.status == AM_FROM_MULTI_SAME)
+				am_dkim_prefer(m->dkim, m->from.domain[0]);
+		}
 		am_dkim_headers(m->dkim, &m->hdrs);
+	}
 	if (m->arc != NULL && !m->hdr_overflow)
 		am_arc_headers(m->arc, &m->hdrs);
-	start_prefetch(m);
 }
 
 void
@@ -345,6 +461,10 @@ skip_reason(const struct am_msg *m)
 	return NULL;
 }
 
+/*
+ * Checks, overrides, decision: one verdict record; then the header and the
+ * log line are written from it.
+ */
 const struct am_verdict *
 am_msg_finish(struct am_msg *m)
 {
@@ -352,28 +472,20 @@ am_msg_finish(struct am_msg *m)
 		return &m->v;
 	m->finished = 1;
 	m->v.action = AM_ACTION_ACCEPT;
-	if (m->v.skip_reason != NULL) {
-		m->v.judged = 0;
-		am_buf_printf(&m->v.log, "not judged (%s) client=%s",
-		    m->v.skip_reason, m->client_ip != NULL ? m->client_ip : "unknown");
-	} else {
-		m->v.judged = 1;
-		am_buf_printf(&m->v.log, "client=%s",
-		    m->client_ip != NULL ? m->client_ip : "unknown");
-		am_authres_begin(&m->ar, m->authserv_id);
+	m->v.policy_reason = "";
+	m->v.override_note = "";
+	m->v.judged = m->v.skip_reason == NULL;
+	if (m->v.judged) {
 		am_msg_run_spf(m);
 		am_msg_run_dkim(m);
-		if (m->hdr_overflow)
-			m->arc = am_arc_free(m->arc);
 		am_msg_run_arc(m);
 		am_msg_run_dmarc(m);
-		am_msg_run_policy(m);
-		m->v.authres = am_authres_end(&m->ar);
+		am_msg_apply_overrides(m);
+		am_msg_decide(m);
+		am_msg_write_authres(m);
 		am_msg_arc_seal(m);
 	}
-	if (m->v.nar_remove > 0)
-		am_buf_printf(&m->v.log, " removed=%zu forged A-R", m->v.nar_remove);
-	am_buf_printf(&m->v.log, " action=%s", am_action_name(m->v.action));
+	am_msg_write_log(m);
 	return &m->v;
 }
 
@@ -386,10 +498,8 @@ am_msg_free(struct am_msg *m)
 		return NULL;
 	/* A job may still be using the message (an aborted transaction). */
 	am_jobs_cancel(m->e->jobs, &m->spf_job);
-	am_jobs_cancel(m->e->jobs, &m->prefetch_job);
-	for (i = 0; i < m->nprefetch; i++)
-		free(m->prefetch[i]);
-	free(m->prefetch_from);
+	for (i = 0; i < m->nearly; i++)
+		am_jobs_cancel(m->e->jobs, &m->early[i].job);
 	am_buf_release(&m->from_why);
 	free(m->queue_id);
 	free(m->client_ip);
@@ -403,9 +513,16 @@ am_msg_free(struct am_msg *m)
 	am_arc_free(m->arc);
 	am_arc_sealed_release(&m->sealed);
 	am_buf_release(&m->override_note);
+	am_buf_release(&m->seal_note);
 	if (m->v.authres != NULL)
 		am_authres_release(&m->ar);
+	for (i = 0; i < m->v.nar_remove && m->v.ar_remove_value != NULL; i++)
+		free(m->v.ar_remove_value[i]);
+	free(m->v.ar_remove_value);
 	free(m->v.ar_remove);
+	for (i = 0; i < m->v.nrcpts; i++)
+		free(m->v.rcpts[i]);
+	free(m->v.rcpts);
 	am_spf_response_release(&m->v.spf_mailfrom);
 	am_spf_response_release(&m->v.spf_helo);
 	am_dmarc_response_release(&m->dmarc);

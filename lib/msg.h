@@ -21,9 +21,11 @@
 
 #include <stddef.h>
 
+#include "arc.h"
 #include "buf.h"
 #include "config.h"
 #include "dkim.h"
+#include "dmarc.h"
 #include "dns.h"
 #include "spf.h"
 
@@ -43,7 +45,13 @@ struct am_envelope {
 	const char *authserv_id;  /* used when the config has no AuthservID
 	                             (the MTA's j macro); NULL: host name */
 	const char *receiver;     /* our host name for SPF %{r}; may be NULL */
+	const char *const *rcpts; /* RCPT TO addresses (with or without <>);
+	                             the first AM_MSG_RCPT_MAX are kept */
+	size_t nrcpts;
 };
+
+/* Recipients a message keeps (Postfix's smtpd_recipient_limit default). */
+#define AM_MSG_RCPT_MAX 1000
 
 enum am_action {
 	AM_ACTION_ACCEPT,      /* deliver, with our header */
@@ -52,28 +60,64 @@ enum am_action {
 	AM_ACTION_TEMPFAIL,    /* 4xx */
 };
 
+/*
+ * The verdict record: everything decided about one message, filled by
+ * am_msg_finish() in three steps -- checks (results), overrides, decision
+ * (action) -- and then read, never changed, by every writer of output: the
+ * Authentication-Results header, the log line, and the daemon's report row
+ * and metrics. Pointers stay valid until am_msg_free().
+ */
 struct am_verdict {
+	/* the transaction */
+	const char *queue_id;       /* "NOQUEUE" when unknown */
+	const char *client_ip;      /* NULL when unknown */
+	const char *helo;           /* may be NULL */
+	const char *mail_from;      /* bare address; "" for <> */
+	char **rcpts;               /* RCPT TO addresses as the MTA gave them */
+	size_t nrcpts;              /* kept (at most AM_MSG_RCPT_MAX) */
+	int rcpts_ignored;          /* every recipient is in IgnoreRecipients */
 	int judged;                 /* 0: trusted or authenticated, no checks */
 	const char *skip_reason;    /* why not judged ("trusted network") */
+	const char *limit_exceeded; /* a header cap was hit: which, or NULL */
+
+	/* results of the checks */
+	struct am_spf_response spf_mailfrom; /* valid when spf_mailfrom_done */
+	struct am_spf_response spf_helo;     /* valid when spf_helo_done */
+	int spf_mailfrom_done, spf_helo_done;
+	const char *spf_none_reason; /* SPF on but not run ("no client IP") */
+	const struct am_dkim *dkim; /* per-signature verdicts (am_dkim_count,
+	                               am_dkim_sig); NULL when not verified */
+	const struct am_arc_result *arc; /* NULL when ARC was not checked */
+	const struct am_dmarc_response *dmarc; /* NULL when not evaluated;
+	                               its override and disposition are
+	                               final after the override step */
+	const char *override_note;  /* more on the override ("arc=pass as=2
+	                               d=list.example"), or "" */
+
+	/* the decision */
 	enum am_action action;
 	const char *smtp_rcode;     /* "550" etc., NULL for accept */
 	const char *smtp_xcode;     /* "5.7.1" etc. */
 	const char *smtp_text;
+	const char *policy_reason;  /* short reason for the log, or "" */
+
+	/* output written from the above */
 	const char *authres;        /* value of the A-R header to add at the top,
 	                               NULL when none is added */
 	const char *authserv_id;    /* the id used */
 	size_t *ar_remove;          /* indexes (1-based, among header fields
 	                               named Authentication-Results) to remove */
+	char **ar_remove_value;     /* their values; an entry is NULL when it
+	                               was not kept (over MaxHeaderBytes) */
 	size_t nar_remove;
-	struct am_spf_response spf_mailfrom; /* valid when spf_mailfrom_done */
-	struct am_spf_response spf_helo;     /* valid when spf_helo_done */
-	int spf_mailfrom_done, spf_helo_done;
+	int ar_rename;              /* ForgedHeaders rename: add each removed
+	                               value as X-Original-Authentication-Results */
 	const char *arc_seal;       /* our new ARC set (values, "\n\t" folded) */
 	const char *arc_message_signature; /* to insert at the top in this */
 	const char *arc_authres;    /* order, ARC-Seal first; NULL: none */
-	const struct am_dkim *dkim; /* per-signature verdicts (am_dkim_count,
-	                               am_dkim_sig); NULL when not verified */
-	struct am_buf log;          /* one-line summary without the queue id */
+	const char *arc_seal_note;  /* "i=2 cv=pass", "none (why)", or NULL */
+	struct am_buf log;          /* one-line summary without the queue id,
+	                               the action first */
 };
 
 /*

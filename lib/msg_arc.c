@@ -3,12 +3,13 @@
  * msg_arc: ARC (RFC 8617) in the engine: the chain's verdict in our
  * header, the DMARC override for trusted sealers, and our own seal.
  *
- * Override (RFC 8617 s.7.2, RFC 7489 s.6.7 local_policy): when DMARC fails,
- * the chain validates, and the newest instance sealed by a domain in
- * ARCTrustedSealers carries an ARC-Authentication-Results saying
- * dmarc=pass -- or spf=pass / dkim=pass for a domain aligned with the From
- * domain -- the disposition becomes none, with reason local_policy and a
- * comment naming the instance and the sealer.
+ * Vouching (RFC 8617 s.7.2): when the chain validates and the newest
+ * instance sealed by a domain in ARCTrustedSealers carries an
+ * ARC-Authentication-Results saying dmarc=pass -- or spf=pass / dkim=pass
+ * for a domain aligned with the From domain -- am_msg_arc_vouches() says
+ * so, with a note naming the instance and the sealer; the override step
+ * (policy.c) then lowers a failing disposition to none, reason
+ * mailing_list (RFC 9990 PolicyOverrideType).
  *
  * Seal (s.5.1): with ARCSealDomain, ARCSealSelector and ARCSealKeyFile, a
  * judged message that is delivered gets a new ARC set carrying our
@@ -67,26 +68,10 @@ am_msg_arc_new(struct am_msg *m)
 void
 am_msg_run_arc(struct am_msg *m)
 {
-	const struct am_arc_result *r;
-	const char *res;
-
-	if (m->arc == NULL)
+	if (m->arc == NULL || m->hdr_overflow)
 		return;
 	am_arc_finish(m->arc);
-	r = am_arc_result(m->arc);
-	res = am_arc_cv_name(r->cv);
-	am_authres_method(&m->ar, "arc", res, r->reason);
-	if (m->client_ip != NULL)
-		am_authres_prop(&m->ar, "smtp.remote-ip", m->client_ip);
-	if (r->cv == AM_ARC_PASS && r->oldest_pass > 0) {
-		char n[16];
-		snprintf(n, sizeof(n), "%u", r->oldest_pass);
-		am_authres_prop(&m->ar, "header.oldest-pass", n);
-	}
-	am_buf_printf(&m->v.log, " arc=%s", res);
-	if (r->count > 0)
-		am_buf_printf(&m->v.log, " (i=%u%s%s)", r->count,
-		    r->reason[0] != '\0' ? " " : "", r->reason);
+	m->v.arc = am_arc_result(m->arc);
 }
 
 /* 1 when a and b share the From domain's organizational domain. */
@@ -140,7 +125,7 @@ aar_vouches(struct am_msg *m, const char *aar)
 }
 
 int
-am_msg_arc_override(struct am_msg *m)
+am_msg_arc_vouches(struct am_msg *m, struct am_buf *note)
 {
 	const struct am_strlist *trusted = &m->e->conf->arc_trusted_sealers;
 	const struct am_arc_result *r;
@@ -148,10 +133,9 @@ am_msg_arc_override(struct am_msg *m)
 	const char *why;
 	unsigned i;
 
-	if (m->arc == NULL || trusted->n == 0 || !m->dmarc_done ||
-	    m->dmarc.result != AM_DMARC_FAIL)
+	if (m->arc == NULL || m->v.arc == NULL || trusted->n == 0)
 		return 0;
-	r = am_arc_result(m->arc);
+	r = m->v.arc;
 	if (r->cv != AM_ARC_PASS)
 		return 0;
 	for (i = r->count; i >= 1 && i >= r->oldest_pass; i--) {
@@ -160,9 +144,7 @@ am_msg_arc_override(struct am_msg *m)
 			continue;
 		if ((why = aar_vouches(m, set->aar)) == NULL)
 			continue;
-		am_dmarc_override(&m->dmarc, AM_DMARC_OVR_LOCAL_POLICY, AM_DMARC_P_NONE);
-		am_buf_setf(&m->override_note, "arc=pass as=%u d=%s %s", i,
-		    set->seal_domain, why);
+		am_buf_setf(note, "arc=pass as=%u d=%s %s", i, set->seal_domain, why);
 		return 1;
 	}
 	return 0;
@@ -194,9 +176,10 @@ am_msg_arc_seal(struct am_msg *m)
 		m->v.arc_seal = m->sealed.as;
 		m->v.arc_message_signature = m->sealed.ams;
 		m->v.arc_authres = m->sealed.aar;
-		am_buf_printf(&m->v.log, " arc-seal=i=%u cv=%s", m->sealed.instance,
+		am_buf_printf(&m->seal_note, "i=%u cv=%s", m->sealed.instance,
 		    am_arc_cv_name(m->sealed.cv));
 	} else
-		am_buf_printf(&m->v.log, " arc-seal=none (%s)", am_buf_str(&why));
+		am_buf_printf(&m->seal_note, "none (%s)", am_buf_str(&why));
+	m->v.arc_seal_note = am_buf_str(&m->seal_note);
 	am_buf_release(&why);
 }

@@ -33,9 +33,35 @@ struct am_engine {
 /* Decoded DKIM keys kept (direct-mapped slots). */
 #define KEYCACHE_SLOTS 4096
 
-/* Names whose records are fetched at end of header, ahead of need. */
+/* The decision log line's size (the verdict first, DKIM results last). */
+#define AM_MSG_LOG_MAX 2048
+
+/* Lookups started while the header arrives, ahead of need. */
 #define PREFETCH_MAX 12
 
+/*
+ * One early lookup, started as soon as its field is complete: a DKIM key
+ * (TXT at name, when a DKIM-Signature arrives) or a From domain's DMARC
+ * policy and organizational domain (when the From field arrives). The
+ * answers land in the shared cache, where the checks find them.
+ */
+struct am_early {
+	struct am_job job;
+	struct am_msg *m;
+	int dmarc;                  /* 1: name is a From domain */
+	char name[AM_DNS_NAME_MAX + 16];
+};
+
+/*
+ * One message. Threads: the session thread (the MTA connection's thread in
+ * the daemon, the only thread in --check) writes every field, except where
+ * a field says otherwise: the SPF job (spf_job, run on a pool thread when
+ * spf_async, else on the session thread) writes v.spf_mailfrom, v.spf_helo
+ * and v.spf_*_done, and the session thread reads them only after
+ * am_jobs_wait(spf_job); an early job (struct am_early) only reads its
+ * own name (written before it is submitted) and writes nothing here.
+ * After am_msg_finish() nothing is written but by am_msg_free().
+ */
 struct am_msg {
 	struct am_engine *e;
 	char *queue_id, *client_ip, *helo, *mail_from, *auth_user;
@@ -47,7 +73,9 @@ struct am_msg {
 	struct am_arc *arc;         /* NULL when ARCMode is off */
 	struct am_arc_sealed sealed;
 	struct am_buf override_note; /* why DMARC was overridden (ARC) */
+	struct am_buf seal_note;    /* what our ARC seal did, for the log */
 	size_t ar_seen;             /* A-R fields seen so far */
+	size_t ar_kept;             /* bytes of forged A-R values kept */
 	int hdr_overflow;           /* a header cap was hit */
 	int headers_done;
 	int finished;
@@ -55,37 +83,50 @@ struct am_msg {
 	struct am_from from;
 	struct am_dmarc_response dmarc;
 	int dmarc_done;
-	int dkim_temperror;
 	int from_parsed;
 	struct am_buf from_why;
-	struct am_job spf_job, prefetch_job;
+	struct am_job spf_job;
 	int spf_async;              /* spf_job was handed to the pool */
-	char *prefetch[PREFETCH_MAX];   /* "sel._domainkey.d" TXT names */
-	size_t nprefetch;
-	char *prefetch_from;            /* From domain for DMARC discovery */
+	struct am_early early[PREFETCH_MAX]; /* early[0..nearly) submitted */
+	size_t nearly;
+	int early_from;             /* the first From field was looked at */
 	struct am_policy_out pol;
-	struct am_verdict v;
+	struct am_verdict v;        /* the verdict record */
 };
 
 /* 1 when SPF is to be evaluated; the job that evaluates it. */
 int am_msg_spf_wanted(const struct am_msg *m);
 void am_msg_spf_job(void *arg);
-/* Parse the From fields once (for DMARC and its prefetch). */
+/* Parse the From fields once (for DMARC). */
 void am_msg_parse_from(struct am_msg *m);
-/* The steps of am_msg_finish(), in order: each adds its A-R entries and
- * log words. */
+/* Wait until every early lookup has run (they feed the cache). */
+void am_msg_wait_early(struct am_msg *m);
+
+/*
+ * The steps of am_msg_finish(), in order. The checks (msg_checks.c,
+ * msg_arc.c) only fill results into the verdict record; they write no
+ * header and no log.
+ */
 void am_msg_run_spf(struct am_msg *m);
 void am_msg_run_dkim(struct am_msg *m);
+void am_msg_run_arc(struct am_msg *m);
 void am_msg_run_dmarc(struct am_msg *m);
-void am_msg_run_policy(struct am_msg *m);
+/* Overrides (msg_checks.c): the one writer of the DMARC override. */
+void am_msg_apply_overrides(struct am_msg *m);
+/* The decision (policy.c, a pure function) into the verdict record. */
+void am_msg_decide(struct am_msg *m);
+/* Output from the verdict record (msg_verdict.c): header, log line. */
+void am_msg_write_authres(struct am_msg *m);
+void am_msg_write_log(struct am_msg *m);
 
 /* ARC (msg_arc.c): seal key at engine start, verifier per message, the
- * arc= entry, the trusted-sealer override of DMARC, and our seal. */
+ * trusted-sealer vouching for DMARC, and our seal. */
 int am_msg_arc_engine_init(struct am_engine *e, struct am_buf *why);
 void am_msg_arc_engine_free(struct am_engine *e);
 int am_msg_arc_new(struct am_msg *m);
-void am_msg_run_arc(struct am_msg *m);
-int am_msg_arc_override(struct am_msg *m);
+/* 1 when a trusted sealer's ARC set vouches for the From domain (note
+ * filled: "arc=pass as=2 d=list.example dmarc=pass"), else 0. */
+int am_msg_arc_vouches(struct am_msg *m, struct am_buf *note);
 void am_msg_arc_seal(struct am_msg *m);
 
 #endif

@@ -38,6 +38,8 @@ struct conn {
 	char *helo;
 	char *mail_from;
 	char *auth_user;
+	char **rcpts;           /* RCPT TO of the current message */
+	size_t nrcpts;
 	struct am_msg *msg;
 	struct am_gen *gen;     /* the generation msg runs on (a reference) */
 	const char *unjudged;   /* why this message cannot be judged (it is
@@ -71,6 +73,13 @@ replace(char **slot, const char *value)
 static void
 msg_reset(struct conn *c)
 {
+	size_t i;
+
+	for (i = 0; i < c->nrcpts; i++)
+		free(c->rcpts[i]);
+	free(c->rcpts);
+	c->rcpts = NULL;
+	c->nrcpts = 0;
 	c->msg = am_msg_free(c->msg);
 	am_gen_release(c->gen);
 	c->gen = NULL;
@@ -125,6 +134,24 @@ cb_envfrom(SMFICTX *ctx, char **argv)
 	return cont(c, SMFIP_NR_MAIL);
 }
 
+/* A recipient: kept for the engine (IgnoreRecipients, reports), at most
+ * AM_MSG_RCPT_MAX; the MTA does not wait for this reply. */
+static sfsistat
+cb_envrcpt(SMFICTX *ctx, char **argv)
+{
+	struct conn *c = conn_of(ctx);
+	char **v;
+
+	if (c == NULL || argv[0] == NULL || c->nrcpts >= AM_MSG_RCPT_MAX + 1)
+		return cont(c, SMFIP_NR_RCPT);
+	if ((v = realloc(c->rcpts, (c->nrcpts + 1) * sizeof(*v))) != NULL) {
+		c->rcpts = v;
+		if ((v[c->nrcpts] = strdup(argv[0])) != NULL)
+			c->nrcpts++;
+	}
+	return cont(c, SMFIP_NR_RCPT);
+}
+
 /* Create the message on first need, with the DATA-time macros. */
 static struct am_msg *
 msg_of(SMFICTX *ctx, struct conn *c)
@@ -144,6 +171,8 @@ msg_of(SMFICTX *ctx, struct conn *c)
 		env.auth_user = smfi_getsymval(ctx, "{auth_authen}");
 	env.authserv_id = smfi_getsymval(ctx, "j");
 	env.receiver = env.authserv_id;
+	env.rcpts = (const char *const *)c->rcpts;
+	env.nrcpts = c->nrcpts;
 	if ((c->gen = am_gen_acquire()) == NULL) {
 		c->unjudged = "authmilter is stopping";
 		return NULL;
@@ -223,6 +252,14 @@ edit_headers(SMFICTX *ctx, const struct conn *c, const struct am_verdict *v,
 		    (int)v->ar_remove[i - 1], NULL) != MI_SUCCESS)
 			log_warnx("%s: could not remove Authentication-Results #%zu",
 			    qid, v->ar_remove[i - 1]);
+	/* ForgedHeaders rename: a trace for the postmaster, under a name no
+	 * reader takes for a result of ours (values keep their own spacing). */
+	for (i = 0; v->ar_rename && i < v->nar_remove; i++)
+		if (v->ar_remove_value[i] != NULL && smfi_addheader(ctx,
+		    "X-Original-Authentication-Results", v->ar_remove_value[i]) !=
+		    MI_SUCCESS)
+			log_warnx("%s: could not add X-Original-Authentication-Results",
+			    qid);
 	if (v->authres != NULL)
 		insert_top(ctx, c, "Authentication-Results", v->authres, qid);
 	if (v->arc_seal == NULL)
@@ -357,7 +394,7 @@ cb_close(SMFICTX *ctx)
  * refused at connect, MAIL, or header time).
  */
 #define NR_STEPS (SMFIP_NR_CONN | SMFIP_NR_HELO | SMFIP_NR_MAIL | \
-	SMFIP_NR_HDR | SMFIP_NR_EOH | SMFIP_NR_BODY)
+	SMFIP_NR_RCPT | SMFIP_NR_HDR | SMFIP_NR_EOH | SMFIP_NR_BODY)
 
 static sfsistat
 cb_negotiate(SMFICTX *ctx, unsigned long f0, unsigned long f1,
@@ -371,8 +408,9 @@ cb_negotiate(SMFICTX *ctx, unsigned long f0, unsigned long f1,
 	(void)f3;
 	*pf0 = f0 & (SMFIF_ADDHDRS | SMFIF_CHGHDRS | SMFIF_QUARANTINE |
 	    SMFIF_SETSYMLIST);
-	/* Steps we never use; skipping them saves a round trip each. */
-	want |= f1 & (SMFIP_NORCPT | SMFIP_NOUNKNOWN | SMFIP_NODATA);
+	/* Steps we never use; skipping them saves a round trip each. RCPT
+	 * is used (IgnoreRecipients, reports), without a reply. */
+	want |= f1 & (SMFIP_NOUNKNOWN | SMFIP_NODATA);
 	/* Replies we never vary: the MTA need not wait for them. */
 	want |= f1 & NR_STEPS;
 	if ((c = calloc(1, sizeof(*c))) == NULL)
@@ -388,6 +426,7 @@ cb_negotiate(SMFICTX *ctx, unsigned long f0, unsigned long f1,
 	if ((*pf0 & SMFIF_SETSYMLIST) != 0) {
 		smfi_setsymlist(ctx, SMFIM_CONNECT, "j {client_addr} {daemon_name}");
 		smfi_setsymlist(ctx, SMFIM_ENVFROM, "i {auth_authen} {mail_addr}");
+		smfi_setsymlist(ctx, SMFIM_ENVRCPT, "{rcpt_addr}");
 		smfi_setsymlist(ctx, SMFIM_EOH, "i j {auth_authen}");
 		smfi_setsymlist(ctx, SMFIM_EOM, "i j");
 	}
@@ -401,6 +440,7 @@ static struct smfiDesc desc = {
 	.xxfi_connect = cb_connect,
 	.xxfi_helo = cb_helo,
 	.xxfi_envfrom = cb_envfrom,
+	.xxfi_envrcpt = cb_envrcpt,
 	.xxfi_header = cb_header,
 	.xxfi_eoh = cb_eoh,
 	.xxfi_body = cb_body,

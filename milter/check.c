@@ -178,6 +178,10 @@ am_check_run(struct am_engine *e, const struct am_check_args *a)
 	env.helo = a->helo;
 	env.mail_from = a->mail_from;
 	env.auth_user = a->auth_user;
+	if (a->rcpt != NULL) {
+		env.rcpts = &a->rcpt;
+		env.nrcpts = 1;
+	}
 	if ((m = am_msg_new(e, &env)) == NULL) {
 		fprintf(stderr, "authmilter: out of memory\n");
 		return 1;

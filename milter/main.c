@@ -5,7 +5,8 @@
  *
  *   authmilter [-f] [-c FILE]          run the daemon
  *   authmilter -n [-c FILE]            check the configuration and exit
- *   authmilter -V                      print the version
+ *   authmilter -V | --version          print the version
+ *   authmilter -h | --help             print the usage
  *   authmilter [-c FILE] --check MSG --client-ip IP [--helo NAME]
  *              [--mail-from ADDR] [--rcpt ADDR] [--auth-user NAME]
  *                                      what the daemon would do with MSG
@@ -30,8 +31,19 @@
  *  - SIGUSR1: the configuration file is read again and a new generation
  *    (gen.h) built and installed; messages in flight finish on the old
  *    one. A file with errors is refused (logged with file:line) and the
- *    running configuration stays. Socket, PidFile, UserID, Syslog and
- *    SyslogFacility take effect only at the next start.
+ *    running configuration stays. Socket, SocketMode, SocketGroup,
+ *    PidFile, UserID, Syslog and SyslogFacility take effect only at the
+ *    next start.
+ *
+ * Start order, and why: the socket is opened as the starting user (root
+ * may bind anywhere), refused if another daemon answers on it, created
+ * 0600 and then given SocketMode and SocketGroup. Then the switch to
+ * UserID (with that user's groups only), and everything after it runs as
+ * that user: the trial engine (key files, PSL: an unreadable key fails
+ * here, on the terminal, as it fails `-n` run as root), the pid file
+ * (created O_EXCL|O_NOFOLLOW in a directory the user may write, so root
+ * never writes into a user's directory and the user can remove it at
+ * the stop), the fork, the engine. A reload runs as that user too.
  */
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -51,6 +63,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include <libmilter/mfapi.h>
@@ -77,14 +90,19 @@ struct opts {
 	int do_check;
 };
 
+/* The usage on fp; exits with status (0 for --help, 2 for an error). */
 static void
-usage(void)
+usage(FILE *fp, int status)
 {
-	fprintf(stderr,
-	    "usage: authmilter [-fnV] [-c FILE]\n"
+	fprintf(fp,
+	    "usage: authmilter [-fnVh] [-c FILE]\n"
 	    "       authmilter [-c FILE] --check MSGFILE --client-ip IP [--helo NAME]\n"
-	    "                  [--mail-from ADDR] [--rcpt ADDR] [--auth-user NAME]\n");
-	exit(2);
+	    "                  [--mail-from ADDR] [--rcpt ADDR] [--auth-user NAME]\n"
+	    "  -c FILE    configuration (default " DEFAULT_CONF ")\n"
+	    "  -f         stay in the foreground\n"
+	    "  -n         check the configuration (as UserID when root) and exit\n"
+	    "  -V, --version  print the version;  -h, --help  print this\n");
+	exit(status);
 }
 
 static void
@@ -97,13 +115,15 @@ parse_args(int argc, char **argv, struct opts *o)
 		{ "mail-from", required_argument, NULL, 'M' },
 		{ "rcpt", required_argument, NULL, 'R' },
 		{ "auth-user", required_argument, NULL, 'A' },
+		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
 	};
 	int ch;
 
 	memset(o, 0, sizeof(*o));
 	o->conf = DEFAULT_CONF;
-	while ((ch = getopt_long(argc, argv, "c:fnV", longopts, NULL)) != -1) {
+	while ((ch = getopt_long(argc, argv, "c:fnVh", longopts, NULL)) != -1) {
 		switch (ch) {
 		case 'c': o->conf = optarg; break;
 		case 'f': o->foreground = 1; break;
@@ -115,11 +135,12 @@ parse_args(int argc, char **argv, struct opts *o)
 		case 'M': o->check.mail_from = optarg; break;
 		case 'R': o->check.rcpt = optarg; break;
 		case 'A': o->check.auth_user = optarg; break;
-		default: usage();
+		case 'h': usage(stdout, 0); break;
+		default: usage(stderr, 2);
 		}
 	}
 	if (optind != argc)
-		usage();
+		usage(stderr, 2);
 	if (o->do_check && o->check.client_ip == NULL) {
 		fprintf(stderr, "authmilter: --check needs --client-ip\n");
 		exit(2);
@@ -145,7 +166,11 @@ dns_setup(const struct am_config *c, struct am_buf *why)
 	return d;
 }
 
-/* Switch to UserID ("user" or "user:group"); fatal on failure. */
+/*
+ * Switch to UserID ("user" or "user:group") with that user's groups only;
+ * nothing when already running as that user and group (systemd's User=).
+ * Fatal on failure.
+ */
 static void
 drop_privileges(const char *spec)
 {
@@ -167,23 +192,162 @@ drop_privileges(const char *spec)
 			fatal("UserID: no such group \"%s\"", colon);
 		gid = gr->gr_gid;
 	}
+	if (getuid() == pw->pw_uid && geteuid() == pw->pw_uid &&
+	    getgid() == gid && getegid() == gid)
+		return;
 	if (initgroups(pw->pw_name, gid) != 0 || setgid(gid) != 0 ||
 	    setuid(pw->pw_uid) != 0)
 		fatal("UserID %s: cannot switch user: %s", spec, strerror(errno));
+	if (pw->pw_uid != 0 && setuid(0) == 0)
+		fatal("UserID %s: could switch back to root", spec);
+}
+
+/*
+ * Refuse an existing pid file unless it is stale: a regular file (not a
+ * symlink) naming no running process. A stale one is removed.
+ */
+static void
+pidfile_stale(const char *path)
+{
+	char buf[32];
+	ssize_t n;
+	long pid;
+	struct stat st;
+	int fd;
+
+	if ((fd = open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC)) < 0)
+		fatal("PidFile %s exists and cannot be opened (a symlink?): %s",
+		    path, strerror(errno));
+	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode))
+		fatal("PidFile %s exists and is not a regular file", path);
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	buf[n > 0 ? n : 0] = '\0';
+	pid = strtol(buf, NULL, 10);
+	if (pid > 0 && (kill((pid_t)pid, 0) == 0 || errno == EPERM))
+		fatal("PidFile %s: process %ld is running (another authmilter?)",
+		    path, pid);
+	if (unlink(path) != 0)
+		fatal("PidFile %s: cannot remove the stale file: %s", path,
+		    strerror(errno));
+}
+
+/*
+ * Create the pid file as the user the daemon runs as, never through a
+ * symlink; -1 when none is configured. pidfile_write() fills it after the
+ * fork.
+ */
+static int
+pidfile_open(const char *path)
+{
+	int fd, tries;
+
+	if (path == NULL || *path == '\0')
+		return -1;
+	for (tries = 0; tries < 2; tries++) {
+		fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
+		    0644);
+		if (fd >= 0)
+			return fd;
+		if (errno != EEXIST)
+			break;
+		pidfile_stale(path);
+	}
+	fatal("PidFile %s: %s%s", path, strerror(errno), geteuid() != 0 ?
+	    " (it is written after the switch to UserID: use a directory "
+	    "that user may write)" : "");
+	return -1;
 }
 
 static void
-write_pidfile(const char *path)
+pidfile_write(int fd, const char *path)
 {
-	FILE *fp;
-
-	if (path == NULL || *path == '\0')
+	if (fd < 0)
 		return;
-	if ((fp = fopen(path, "w")) == NULL)
+	if (dprintf(fd, "%ld\n", (long)getpid()) < 0 || close(fd) != 0)
 		fatal("PidFile %s: %s", path, strerror(errno));
-	fprintf(fp, "%ld\n", (long)getpid());
-	if (fclose(fp) != 0)
-		fatal("PidFile %s: %s", path, strerror(errno));
+}
+
+/* The path of a unix: or local: socket spec, else NULL. */
+static const char *
+unix_path(const char *spec)
+{
+	if (strncmp(spec, "unix:", 5) == 0)
+		return spec + 5;
+	if (strncmp(spec, "local:", 6) == 0)
+		return spec + 6;
+	return NULL;
+}
+
+/*
+ * Before binding a unix socket: fatal when something that is not a socket
+ * is in its place, or when a program accepts connections on it (libmilter
+ * would remove it and take the address over). A stale socket is left for
+ * libmilter to remove.
+ */
+static void
+unix_socket_check(const char *path)
+{
+	struct sockaddr_un sun;
+	struct stat st;
+	int fd, r;
+
+	if (lstat(path, &st) != 0)
+		return;
+	if (!S_ISSOCK(st.st_mode))
+		fatal("Socket %s: exists and is not a socket", path);
+	memset(&sun, 0, sizeof(sun));
+	sun.sun_family = AF_UNIX;
+	if (strlen(path) >= sizeof(sun.sun_path))
+		fatal("Socket %s: path too long", path);
+	memcpy(sun.sun_path, path, strlen(path));
+	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) < 0)
+		fatal("socket: %s", strerror(errno));
+	r = connect(fd, (struct sockaddr *)&sun, sizeof(sun));
+	close(fd);
+	if (r == 0)
+		fatal("Socket %s: another daemon is listening on it", path);
+	if (errno != ECONNREFUSED)
+		fatal("Socket %s: %s", path, strerror(errno));
+}
+
+/* SocketMode and SocketGroup on a unix socket just created. */
+static void
+unix_socket_perms(const struct am_config *c, const char *path)
+{
+	struct group *gr;
+
+	if (*c->socket_group != '\0') {
+		if ((gr = getgrnam(c->socket_group)) == NULL)
+			fatal("SocketGroup: no such group \"%s\"", c->socket_group);
+		if (chown(path, (uid_t)-1, gr->gr_gid) != 0)
+			fatal("SocketGroup %s: %s: %s", c->socket_group, path,
+			    strerror(errno));
+	}
+	if (chmod(path, (mode_t)c->socket_mode) != 0)
+		fatal("SocketMode %04o: %s: %s", c->socket_mode, path,
+		    strerror(errno));
+}
+
+/* Open the milter socket: refused when in use; a unix one 0600 first. */
+static void
+open_socket(const struct am_config *c)
+{
+	const char *path = unix_path(c->socket);
+	mode_t old;
+	int r;
+
+	if (smfi_setconn(c->socket) != MI_SUCCESS)
+		fatal("Socket %s: cannot use it", c->socket);
+	if (path != NULL)
+		unix_socket_check(path);
+	old = umask(0177);
+	r = smfi_opensocket(1);
+	umask(old);
+	if (r != MI_SUCCESS)
+		fatal("Socket %s: cannot listen (in use, or no permission?)", c->socket);
+	if (path != NULL)
+		unix_socket_perms(c, path);
 }
 
 /* Detach from the terminal; the parent exits once the child is ready. */
@@ -253,6 +417,7 @@ engine_setup(const struct am_config *c, struct am_dns **dns)
 
 static int sig_pipe[2] = { -1, -1 };
 static int milter_rc = MI_SUCCESS;  /* smfi_main()'s result (atomic) */
+static int milter_failed;           /* it failed before we stopped it */
 
 static void
 pipe_byte(unsigned char b)
@@ -316,6 +481,8 @@ static void *
 milter_thread(void *arg)
 {
 	(void)arg;
+	/* libmilter's threads, its signal thread too, start from this one. */
+	mask_signals(SIG_BLOCK);
 	__atomic_store_n(&milter_rc, smfi_main(), __ATOMIC_SEQ_CST);
 	pipe_byte(EV_MILTER_DONE);
 	return NULL;
@@ -353,8 +520,11 @@ gen_build(struct am_config *c, struct am_buf *why)
 static void
 warn_restart_only(const struct am_config *old, const struct am_config *new)
 {
-	if (strcmp(old->socket, new->socket) != 0)
-		log_warnx("reload: Socket changed; it takes effect at the next start");
+	if (strcmp(old->socket, new->socket) != 0 ||
+	    old->socket_mode != new->socket_mode ||
+	    strcmp(old->socket_group, new->socket_group) != 0)
+		log_warnx("reload: Socket, SocketMode or SocketGroup changed; it "
+		    "takes effect at the next start");
 	if (strcmp(old->pidfile, new->pidfile) != 0)
 		log_warnx("reload: PidFile changed; it takes effect at the next start");
 	if (strcmp(old->userid, new->userid) != 0)
@@ -403,10 +573,17 @@ serve(const char *path)
 	int stop = 0, usr1, done = 0;
 	unsigned left;
 
+	/*
+	 * Unblock first: a signal that came during start-up is pending, and
+	 * must reach our handler, not libmilter's sigwait() once its thread
+	 * runs. From now on the main thread never blocks them, so none stays
+	 * pending. (A signal the new thread takes before it blocks them runs
+	 * the same handler.)
+	 */
+	mask_signals(SIG_UNBLOCK);
 	if (pthread_create(&t, NULL, milter_thread, NULL) != 0)
 		fatal("cannot start the milter thread");
 	pthread_detach(t);
-	mask_signals(SIG_UNBLOCK);
 	while (!stop) {
 		if ((n = read(sig_pipe[0], ev, sizeof(ev))) <= 0) {
 			if (n < 0 && errno == EINTR)
@@ -431,8 +608,11 @@ serve(const char *path)
 		if (usr1 && !stop)
 			reload(path);
 	}
-	if (__atomic_load_n(&milter_rc, __ATOMIC_SEQ_CST) != MI_SUCCESS)
+	/* Once we stop libmilter, smfi_main() may fail: not an error then. */
+	if (done && __atomic_load_n(&milter_rc, __ATOMIC_SEQ_CST) != MI_SUCCESS) {
 		log_error("smfi_main returned an error");
+		milter_failed = 1;
+	}
 	if (!done && (pthread_create(&t, NULL, stopper_thread, NULL) != 0 ||
 	    pthread_detach(t) != 0))
 		log_warnx("cannot start a thread to stop libmilter");
@@ -459,6 +639,7 @@ run_daemon(struct am_config *c, int foreground)
 	struct am_gen *g;
 	char path[PATH_MAX];
 	unsigned left;
+	int pidfd;
 
 	/*
 	 * No OpenSSL clean-up at exit: it would free OpenSSL's state while
@@ -474,24 +655,22 @@ run_daemon(struct am_config *c, int foreground)
 	 */
 	mask_signals(SIG_BLOCK);
 	signals_setup();
+	/* A reload reads the file again, after daemonize()'s chdir("/"). */
+	if (realpath(c->path, path) == NULL)
+		fatal("%s: %s", c->path, strerror(errno));
 	if (smfi_register(*am_callbacks_desc()) != MI_SUCCESS)
 		fatal("smfi_register failed");
-	if (smfi_setconn(c->socket) != MI_SUCCESS)
-		fatal("Socket %s: cannot use it", c->socket);
-	if (smfi_opensocket(1) != MI_SUCCESS)
-		fatal("Socket %s: cannot listen (in use, or no permission?)", c->socket);
+	open_socket(c);
 	tcp_nodelay();
+	drop_privileges(c->userid);
 	/* Fail on the terminal, not after detaching: a trial engine first. */
 	engine = engine_setup(c, &dns);
 	am_engine_free(engine);
 	am_dns_free(dns);
-	/* A reload reads the file again, after daemonize()'s chdir("/"). */
-	if (realpath(c->path, path) == NULL)
-		fatal("%s: %s", c->path, strerror(errno));
+	pidfd = pidfile_open(c->pidfile);
 	if (!foreground)
 		daemonize();
-	write_pidfile(c->pidfile);
-	drop_privileges(c->userid);
+	pidfile_write(pidfd, c->pidfile);
 	engine = engine_setup(c, &dns);
 	if ((g = am_gen_new(c, 0, dns, engine)) == NULL)
 		fatal("out of memory");
@@ -505,7 +684,7 @@ run_daemon(struct am_config *c, int foreground)
 		fflush(NULL);
 		_exit(0);
 	}
-	return __atomic_load_n(&milter_rc, __ATOMIC_SEQ_CST) == MI_SUCCESS ? 0 : 1;
+	return milter_failed;
 }
 
 int
@@ -531,7 +710,14 @@ main(int argc, char **argv)
 	/* Until the daemon runs, errors go to the terminal. */
 	am_log_init("authmilter", 0, 0, conf->log_level);
 	if (o.check_only) {
-		/* Also what the engine reads at start: PSL, key files, servers. */
+		/*
+		 * Also what the engine reads at start: PSL, key files, servers,
+		 * read as the daemon reads them: as UserID when started as root.
+		 */
+		if (*conf->socket_group != '\0' && getgrnam(conf->socket_group) == NULL)
+			fatal("SocketGroup: no such group \"%s\"", conf->socket_group);
+		if (geteuid() == 0)
+			drop_privileges(conf->userid);
 		engine = engine_setup(conf, &dns);
 		am_engine_free(engine);
 		am_dns_free(dns);

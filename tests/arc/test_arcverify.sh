@@ -9,7 +9,8 @@
 # Cases: a first seal (i=1 cv=none) with the default AMS header set; i=2
 # and i=3 over our own chain, by other sealers; i=3 over the ARC suite's
 # i=2 chain (another implementation's); cv=fail over a chain that our
-# verifier found broken (dkimpy must see a terminated chain); a seal with
+# verifier found broken (dkimpy must see a terminated chain), no seal over
+# it, and cv=fail again over a later hop's cv=pass on top of it; a seal with
 # an Ed25519 key (dkimpy has no Ed25519 for ARC: checked by our verifier);
 # a chain of 50 instances (no 51st seal); and a world-readable key file,
 # which must be refused.
@@ -157,10 +158,33 @@ ours b1.eml fail "body changed after i=1"
 seal b1.eml b2.eml two hop2.arc.test s2
 grep -q 'cv=fail' "$tmp/b2.eml" || bad "broken chain not sealed cv=fail"
 check b2.eml terminated "i=2 cv=fail over a broken chain"
-# ... and after a cv=fail nobody seals again
+# ... and after a cv=fail nobody seals again (RFC 8617 s.5.1 step 1)
 "$TOOL" "${Z[@]}" -k "$tmp/one.pem" -d arc.test -s s1 -a mx.arc.test \
-    seal "$tmp/b2.eml" | grep -q '^NOSEAL: the chain already carries cv=fail' &&
+    seal "$tmp/b2.eml" | grep -q '^NOSEAL: the newest ARC-Seal (i=2) says cv=fail' &&
     ok "no seal after cv=fail" || bad "sealed after cv=fail"
+
+# A later hop that sealed on with cv=pass over the cv=fail of i=2: dkimpy
+# seals i=3 with the cv= of the arc= result in its A-R, so an A-R saying
+# arc=pass makes one. The chain fails (s.5.2 step 3) for us, and dkimpy
+# calls it terminated (it stops at any cv=fail); then we seal i=4 with cv=fail (s.5.1 step 4, s.5.1.2; see arc.h),
+# which ends the chain for dkimpy.
+"$PY" - "$tmp/b2.eml" "$tmp/three.pem" "$tmp/p3.eml" <<'EOF2'
+import sys, dkim
+msg = open(sys.argv[1], 'rb').read()
+msg = b'Authentication-Results: mx.hop3.arc.test; arc=pass\r\n' + msg
+key = open(sys.argv[2], 'rb').read()
+aset = dkim.arc_sign(msg, b's3', b'hop3.arc.test', key, b'mx.hop3.arc.test')
+open(sys.argv[3], 'wb').write(b''.join(aset) + msg)
+EOF2
+grep -q '^ARC-Seal: i=3; cv=pass;' "$tmp/p3.eml" ||
+    bad "dkimpy made no i=3 cv=pass: $(head -c 600 "$tmp/p3.eml")"
+ours p3.eml fail "i=3 cv=pass over i=2 cv=fail"
+check p3.eml terminated "i=3 cv=pass over i=2 cv=fail"
+seal p3.eml p4.eml one arc.test s1
+grep -q 'cv=fail; d=arc.test; i=4; s=s1' "$tmp/p4.eml" ||
+    bad "no i=4 cv=fail seal over i=3 cv=pass: $(cat "$tmp/p4.eml.err"; head -n 3 "$tmp/p4.eml")"
+check p4.eml terminated "i=4 cv=fail over i=3 cv=pass"
+ours p4.eml fail "i=4 cv=fail over i=3 cv=pass"
 
 # Ed25519 (RFC 8463): dkimpy has none for ARC, our verifier checks it
 seal m1.eml e2.eml ed arc.test ed

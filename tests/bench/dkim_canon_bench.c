@@ -15,7 +15,7 @@
 
 #include <openssl/evp.h>
 
-#include "dkim.h"
+#include "dkim_int.h"
 
 static const char *const words[] = {
 	"the", "message", "of", "authentication", "results", "is", "a",

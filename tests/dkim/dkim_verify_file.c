@@ -23,7 +23,7 @@
 
 #include <openssl/evp.h>
 
-#include "dkim.h"
+#include "dkim_int.h"
 #include "testmsg.h"
 
 #define MAXZ 16

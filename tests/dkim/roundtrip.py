@@ -12,7 +12,9 @@
 # mode has no l=), and ed25519-sha256 if it can; OpenDKIM output that
 # dkimpy cannot verify either is counted apart and must fail with us too
 # (test-mode artifacts, see opendkim_sign's caller). The dkimpy round-trip
-# cases of the corpus (AM_CORPUS/dkim/dkimpy/expected.yml) are run too.
+# cases of the corpus (AM_CORPUS/dkim/dkimpy/expected.yml) are run too,
+# and bare CR cases (CR CR LF in a folded header and in the body) that
+# dkimpy and we must judge alike.
 # Output: "dkim roundtrip SIGNER: P/N passed".
 import base64
 import os
@@ -192,6 +194,34 @@ def own_signers(t, keys, zone, tmp):
                 triple(t, 'opendkim', name, signed, zone, tmp)
 
 
+CR_HEAD = (b'From: joe@example.com\r\nTo: b@example.org\r\nSubject: folded%s\r\n line\r\n'
+           b'Date: Mon, 1 Jan 2024 00:00:00 +0000\r\n\r\n')
+
+
+def bare_cr_cases(t, keys, zone, tmp):
+    """A bare CR (a line ending CR CR LF) in a folded header or in the body:
+    RFC 6376 s.3.4.2 unfolds CRLF only and s.3.4.3/s.3.4.4 end lines at
+    CRLF only, so the CR is an octet of the text under every c=. Adding or
+    removing it must break the signature, and we must agree with dkimpy."""
+    plain, cr = CR_HEAD % b'' + b'Hi.\r\n', CR_HEAD % b'\r' + b'Hi.\r\n'
+    body, body_cr = plain + b'a \r\nb\r\n', plain + b'a \r\r\nb\r\n'
+    for canon in CANONS:
+        cases = [
+            ('header CR CR LF signed', dkimpy_sign(keys, 'rsa2048', cr, canon, False), 'pass'),
+            ('header CR added', dkimpy_sign(keys, 'rsa2048', plain, canon, False)
+             .replace(b'folded\r\n', b'folded\r\r\n'), 'fail'),
+            ('header CR removed', dkimpy_sign(keys, 'rsa2048', cr, canon, False)
+             .replace(b'folded\r\r\n', b'folded\r\n'), 'fail'),
+            ('body CR CR LF signed', dkimpy_sign(keys, 'rsa2048', body_cr, canon, False), 'pass'),
+            ('body CR removed', dkimpy_sign(keys, 'rsa2048', body_cr, canon, False)
+             .replace(b'a \r\r\n', b'a \r\n'), 'fail'),
+        ]
+        for name, msg, want in cases:
+            theirs = 'pass' if dkim.verify(msg, dnsfunc=keys.dnsfunc) else 'fail'
+            t.check('bare CR, us and dkimpy', '%s %s' % (canon, name),
+                    (verify(msg, zone, tmp), theirs), ([want], want))
+
+
 def corpus_cases(t, tmp):
     """dkimpy's own round-trip scenarios, signed by dkimpy, verified by us."""
     base = os.path.join(CORPUS, 'dkimpy')
@@ -243,6 +273,7 @@ def main():
             keys.make('rsa%d' % bits, 'RSA', bits)
         keys.make('ed', 'ed25519')
         own_signers(t, keys, keys.zone(), tmp)
+        bare_cr_cases(t, keys, keys.zone(), tmp)
         corpus_cases(t, tmp)
     for signer, (n, ok) in sorted(t.n.items()):
         print('dkim roundtrip %s: %d/%d passed' % (signer, ok, n))

@@ -128,6 +128,7 @@ eval_one(const struct env *e, int mode, const struct tcase *c,
 	    tok = strtok_r(NULL, ",", &save))
 		if (strchr(tok, ':') != NULL) {
 			dkim[in.ndkim].pass = strncmp(tok, "pass:", 5) == 0;
+			dkim[in.ndkim].temperror = strncmp(tok, "temperror:", 10) == 0;
 			dkim[in.ndkim++].domain = strchr(tok, ':') + 1;
 		}
 	in.dkim = dkim;

@@ -341,10 +341,23 @@ noenf-quarantine $AUTH_BAD	u@quarantine.auth.test	u@quarantine.auth.test	-	deliv
 noenf-multi	$AUTH_C		u@reject.auth.test	u@reject.auth.test,v@quarantine.auth.test -	deliver	dmarc=permerror
 "
 
-# A DMARC lookup that fails (SERVFAIL) with TempFailOnDNSError yes: 451.
+# DNS trouble, TempFailOnDNSError yes: a DMARC lookup that fails (SERVFAIL)
+# and an SPF temperror for a MAIL FROM domain that aligns with the From
+# domain make DMARC temperror: 451. An SPF temperror for a domain that can
+# never align changes nothing: the reject stands (no 451 for spammers).
 AUTH_TEMP_CASES="
 tempfail	$AUTH_C		u@servfail.test		u@servfail.test		-	tempfail	dmarc=temperror
-tempfail-spf	$AUTH_C		u@tempinc.e2e.test	u@reject.auth.test	-	tempfail	dmarc=fail (p=reject dis=reject;
+tempfail-spf	$AUTH_C		u@tempinc.e2e.test	u@reject.auth.test	-	reject	dmarc=fail (p=reject dis=reject;
+tempfail-spf-aligned $AUTH_C	u@tempinc.reject.auth.test u@reject.auth.test	-	tempfail	dmarc=temperror (p=reject dis=none; SPF temperror for aligned domain tempinc.reject.auth.test)
+"
+
+# The same with TempFailOnDNSError no: a temperror that could have changed
+# the outcome is delivered with dmarc=temperror, never rejected (the bug
+# was a 550); one that could not leaves the reject in place.
+AUTH_TEMPNO_CASES="
+tempno		$AUTH_C		u@servfail.test		u@servfail.test		-	deliver	dmarc=temperror
+tempno-spf	$AUTH_C		u@tempinc.e2e.test	u@reject.auth.test	-	reject	dmarc=fail (p=reject dis=reject;
+tempno-spf-aligned $AUTH_C	u@tempinc.reject.auth.test u@reject.auth.test	-	deliver	dmarc=temperror (p=reject dis=none; SPF temperror for aligned domain tempinc.reject.auth.test)
 "
 
 # auth_dmarc_conf MODE ENFORCE: the daemon config of a DMARC table.

@@ -14,7 +14,7 @@
 #
 # Part 1, ARCTrustedSealers list.gw.test:
 #   list-dmarc    AAR dmarc=pass: delivered, dmarc=fail (p=reject dis=none
-#                 reason=local_policy arc=pass as=1 d=list.gw.test
+#                 reason=mailing_list arc=pass as=1 d=list.gw.test
 #                 dmarc=pass ...), arc=pass, our seal i=2 cv=pass valid
 #   list-dkim     AAR only dkim=pass header.d=sender.gw.test (aligned)
 #   list-spf      AAR only spf=pass smtp.mailfrom=u@sender.gw.test
@@ -123,7 +123,7 @@ for cw in $DELIVER; do
 	gw_expect_delivered "$c" || continue
 	F=$E2E_FILE
 	expect_header_match "$c: dmarc=fail, overridden" "$F" \
-	    "^Authentication-Results:[[:space:]]*$ID;.*dmarc=fail \(p=reject dis=none reason=local_policy arc=pass as=1 d=$GW_LIST $why; no aligned identifier passed\) header\.from=$GW_SENDER policy\.dmarc=none(;|$)"
+	    "^Authentication-Results:[[:space:]]*$ID;.*dmarc=fail \(p=reject dis=none reason=mailing_list arc=pass as=1 d=$GW_LIST $why; no aligned identifier passed\) header\.from=$GW_SENDER policy\.dmarc=none(;|$)"
 	expect_header_match "$c: arc=pass" "$F" \
 	    "^Authentication-Results:[[:space:]]*$ID;.*arc=pass smtp\.remote-ip=$GW_LIST_IP(;|$)"
 	expect_header_match "$c: author's DKIM broken by the footer" "$F" \

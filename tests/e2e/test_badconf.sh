@@ -7,7 +7,8 @@
 # (file and line, STYLE.md). The daemon started on a bad file (-f) must also
 # exit non-zero at once instead of running. Under --enable-sanitizers any
 # ASan/UBSan/LSan report (a leak on the error path too) fails the case. No
-# servers are started.
+# servers are started. --help and --version exit 0 with their text on
+# standard output.
 . "$(dirname "$0")/lib.sh"
 e2e_init test_badconf
 [ -x "$AM_BIN" ] || e2e_die "daemon not built: $AM_BIN"
@@ -79,4 +80,24 @@ for conf in "$AM_TOP_SRCDIR/tests/e2e/good.conf" \
 	fi
 	e2e_sanitizer_check "$name" "$E2E_DIR/good.out"
 done
+
+# --help and --version: exit 0, the text on standard output, none on error
+for opt in --help -h --version -V; do
+	timeout 10 "$AM_BIN" $opt >"$E2E_DIR/opt.out" 2>"$E2E_DIR/opt.err"
+	rc=$?
+	case $opt in
+	--help|-h) want='^usage: authmilter' ;;
+	*) want='^authmilter [0-9]' ;;
+	esac
+	if [ $rc = 0 ] && grep -q "$want" "$E2E_DIR/opt.out" && [ ! -s "$E2E_DIR/opt.err" ]; then
+		e2e_ok "$opt"
+	else
+		e2e_fail "$opt" "exit $rc, stdout: $(head -c 200 "$E2E_DIR/opt.out"), stderr: $(head -c 200 "$E2E_DIR/opt.err")"
+	fi
+done
+# an unknown option is a usage error (exit 2, usage on standard error)
+timeout 10 "$AM_BIN" --no-such-option >"$E2E_DIR/opt.out" 2>"$E2E_DIR/opt.err"
+rc=$?
+[ $rc = 2 ] && grep -q '^usage: authmilter' "$E2E_DIR/opt.err" && e2e_ok "unknown option" ||
+    e2e_fail "unknown option" "exit $rc: $(head -c 200 "$E2E_DIR/opt.err")"
 e2e_finish

@@ -5,11 +5,11 @@
 # rejection, quarantine to Postfix's hold queue, 451 4.7.1 on DNS trouble,
 # trusted forwarders, ignored domains, several authors, SMTP AUTH).
 #
-# Four sections, one daemon configuration each (the daemon is restarted in
+# Five sections, one daemon configuration each (the daemon is restarted in
 # between; Postfix, with Cyrus SASL, keeps running): the case tables
 # AUTH_DMARC_CASES (rfc9989, DMARCEnforce yes), AUTH_7489_CASES (rfc7489),
-# AUTH_NOENF_CASES (DMARCEnforce no) and AUTH_TEMP_CASES (a DMARC lookup
-# that fails), all in tests/e2e/lib_auth.sh with the DNS data in
+# AUTH_NOENF_CASES (DMARCEnforce no), AUTH_TEMP_CASES and AUTH_TEMPNO_CASES
+# (DNS failures with TempFailOnDNSError yes and no), all in tests/e2e/lib_auth.sh with the DNS data in
 # tests/zones/auth.zone. Each case's messages are sent at once; then every
 # case's outcome is checked: the final SMTP reply (swaks' transcript), where
 # the message went (delivered, held, neither) and the dmarc= entry of our
@@ -126,6 +126,11 @@ auth_dmarc_conf rfc9989 yes
 auth_restart_milter
 run_table rfc9989-dnsfail "$AUTH_TEMP_CASES"
 expect_daemon_alive rfc9989-dnsfail
+
+e2e_conf_set TempFailOnDNSError no
+auth_restart_milter
+run_table rfc9989-dnsfail-accept "$AUTH_TEMPNO_CASES"
+expect_daemon_alive rfc9989-dnsfail-accept
 
 # held messages stay held: none was delivered while the rest ran
 for c in $HELD; do

@@ -128,6 +128,22 @@ static const struct sig_case sig_cases[] = {
 	    "bad s=", 0, 0, 0 },
 	{ "AMS t= not a number", AM_ARC_K_AMS, "i=1; h=from; t=x;" AMS_TAIL,
 	    "bad t=", 0, 0, 0 },
+	/* the DKIM-Signature parser with ARC's rules (RFC 8617 s.4.1.2) */
+	{ "AMS v= ignored", AM_ARC_K_AMS, "i=1; v=2; h=from;" AMS_TAIL, NULL,
+	    1, 0, 0 },
+	{ "AMS x= before t=", AM_ARC_K_AMS, "i=1; h=from; t=200; x=100;"
+	    AMS_TAIL, "x= is not after t=", 0, 0, 0 },
+	{ "AMS q=http", AM_ARC_K_AMS, "i=1; h=from; q=http;" AMS_TAIL,
+	    "query method", 0, 0, 0 },
+	{ "AMS l= not a number", AM_ARC_K_AMS, "i=1; h=from; l=x;" AMS_TAIL,
+	    "bad l=", 0, 0, 0 },
+	{ "AMS no i=", AM_ARC_K_AMS, "h=from;" AMS_TAIL, "missing i=", 0, 0,
+	    0 },
+	{ "AMS over 8 KiB", AM_ARC_K_AMS, NULL, "signature over", 0, 0, 0 },
+	{ "AS l= and x= are not its tags", AM_ARC_K_AS,
+	    "i=1; cv=none; l=x; x=1; t=5;" AS_TAIL, NULL, 0, 1, AM_ARC_NONE },
+	{ "AS c= is not its tag", AM_ARC_K_AS,
+	    "i=1; cv=none; c=simple/simple;" AS_TAIL, NULL, 0, 1, AM_ARC_NONE },
 	{ "AS cv=none", AM_ARC_K_AS, "i=1; cv=none;" AS_TAIL, NULL, 0, 1,
 	    AM_ARC_NONE },
 	{ "AS cv=Pass any case", AM_ARC_K_AS, "i=2; cv=Pass;" AS_TAIL, NULL,
@@ -172,13 +188,18 @@ test_sig_table(void **state)
 {
 	struct am_buf why = AM_BUF_INIT(200);
 	struct am_arc_sig s;
+	char big[AM_DKIM_SIG_MAX + 200];
 	size_t i;
 	int r, bad = 0;
 
 	(void)state;
+	/* in == NULL: an AMS just over AM_DKIM_SIG_MAX bytes */
+	snprintf(big, sizeof(big), "i=1; h=from; z=%0*d;" AMS_TAIL,
+	    AM_DKIM_SIG_MAX, 0);
 	for (i = 0; i < sizeof(sig_cases) / sizeof(sig_cases[0]); i++) {
 		const struct sig_case *c = &sig_cases[i];
-		r = am_arc_sig_parse(c->kind, c->in, strlen(c->in), &s, &why);
+		const char *in = c->in != NULL ? c->in : big;
+		r = am_arc_sig_parse(c->kind, in, strlen(in), &s, &why);
 		if (!sig_ok(c, r, &s, am_buf_str(&why))) {
 			print_error("case \"%s\": got r=%d nh=%zu cv=%d "
 			    "why=\"%s\", expected %s\n", c->name, r, s.sp.nh,
@@ -492,6 +513,128 @@ test_oldest_pass(void **state)
 	free(t.pem);
 }
 
+/* Seal hdrs; the status, with *out filled on AM_ARC_SEALED. */
+static enum am_arc_seal_status
+rt_seal(struct rt *t, const struct am_hdrs *h, struct am_arc_sealed *out,
+    struct am_buf *why)
+{
+	struct am_arc_conf conf = { 0, 1 };
+	struct am_arc_seal_params p = { "example.test", "sel", t->key,
+	    "mx.example.test", "arc=fail", NULL, 0, 1700000000 };
+	enum am_arc_seal_status st;
+	struct am_arc *a;
+
+	assert_non_null(a = am_arc_new(&conf, t->dns));
+	am_arc_headers(a, h);
+	am_arc_body(a, (const unsigned char *)body, sizeof(body) - 1);
+	am_arc_finish(a);
+	st = am_arc_seal(a, &p, out, why);
+	am_arc_free(a);
+	return st;
+}
+
+/* 1 when the AS of s verifies over s's own three fields alone (s.5.1.2). */
+static int
+own_set_only(struct rt *t, const struct am_arc_sealed *s)
+{
+	struct am_buf why = AM_BUF_INIT(200);
+	struct am_hdrs h;
+	const struct am_hdr *fl[3];
+	struct am_arc_sig sig;
+	struct am_dkim_key key;
+	unsigned char dig[AM_DKIM_HASH_MAX];
+	size_t dlen;
+	int ok;
+
+	am_hdrs_init(&h, 10, 100000);
+	am_hdrs_add(&h, "ARC-Authentication-Results", s->aar, strlen(s->aar));
+	am_hdrs_add(&h, "ARC-Message-Signature", s->ams, strlen(s->ams));
+	am_hdrs_add(&h, "ARC-Seal", s->as, strlen(s->as));
+	fl[0] = &h.v[0], fl[1] = &h.v[1], fl[2] = &h.v[2];
+	assert_int_equal(am_arc_sig_parse(AM_ARC_K_AS, h.v[2].value,
+	    h.v[2].vlen, &sig, &why), 0);
+	assert_int_equal(am_dkim_key_fetch(t->dns, "sel", "example.test",
+	    &key, &why), AM_DKIM_KEY_OK);
+	assert_true((dlen = am_arc_seal_digest(fl, 3, dig)) > 0);
+	ok = am_dkim_pk_verify(&key, sig.sp.alg, dig, dlen, sig.sp.b,
+	    sig.sp.blen);
+	am_dkim_key_release(&key);
+	am_arc_sig_release(&sig);
+	am_hdrs_release(&h);
+	am_buf_release(&why);
+	return ok;
+}
+
+/*
+ * Sealing after a cv=fail (RFC 8617 s.5.1, arc.h): no seal when the newest
+ * AS says cv=fail; when a later hop sealed on with cv=pass, our seal says
+ * cv=fail and covers our own set only.
+ */
+static void
+test_seal_after_cv_fail(void **state)
+{
+	static const struct field base[] = { { "From", " a@example.org" },
+	    { "Subject", " cv=fail" }, { NULL, NULL } };
+	/* i=3 by a sealer that ignored the cv=fail of i=2 (its signatures
+	 * do not matter: s.5.2 step 3 fails the chain before them) */
+	static const struct field later[] = { AS(3, pass), AMS(3), AAR(3),
+	    { NULL, NULL } };
+	struct am_buf why = AM_BUF_INIT(200);
+	struct am_arc_result res;
+	struct am_arc_sealed s1, s2, s4, none;
+	struct am_hdrs h0, h1, h2, h3, h4, top;
+	struct rt t;
+	size_t k;
+
+	(void)state;
+	rt_setup(&t);
+	fill(&h0, base);
+	rt_run(&t, &h0, &s1, &res);
+	prepend(&h1, &s1, &h0);
+	free(h1.v[h1.n - 1].value);
+	h1.v[h1.n - 1].value = strdup(" changed");
+	h1.v[h1.n - 1].vlen = 8;
+	assert_int_equal(rt_run(&t, &h1, &s2, &res), AM_ARC_FAIL);
+	assert_int_equal(s2.cv, AM_ARC_FAIL);
+	assert_true(own_set_only(&t, &s2));
+	prepend(&h2, &s2, &h1);
+	/* the newest AS says cv=fail: no new set (s.5.1 step 1) */
+	assert_int_equal(rt_seal(&t, &h2, &none, &why), AM_ARC_NOSEAL);
+	assert_non_null(strstr(am_buf_str(&why),
+	    "the newest ARC-Seal (i=2) says cv=fail"));
+	/* a later cv=pass on top: we seal i=4 cv=fail over our set only */
+	fill(&top, later);
+	am_hdrs_init(&h3, 100, 100000);
+	for (k = 0; k < top.n; k++)
+		am_hdrs_add(&h3, top.v[k].name, top.v[k].value, top.v[k].vlen);
+	for (k = 0; k < h2.n; k++)
+		am_hdrs_add(&h3, h2.v[k].name, h2.v[k].value, h2.v[k].vlen);
+	if (rt_seal(&t, &h3, &s4, &why) != AM_ARC_SEALED)
+		fail_msg("no seal over i=3 cv=pass: %s", am_buf_str(&why));
+	assert_int_equal(s4.instance, 4);
+	assert_int_equal(s4.cv, AM_ARC_FAIL);
+	assert_non_null(strstr(s4.as, "cv=fail"));
+	assert_true(own_set_only(&t, &s4));
+	/* ... and that ends the chain for everyone after us */
+	prepend(&h4, &s4, &h3);
+	assert_int_equal(rt_seal(&t, &h4, &none, &why), AM_ARC_NOSEAL);
+	assert_non_null(strstr(am_buf_str(&why), "(i=4) says cv=fail"));
+	am_arc_sealed_release(&s1);
+	am_arc_sealed_release(&s2);
+	am_arc_sealed_release(&s4);
+	am_hdrs_release(&h0);
+	am_hdrs_release(&h1);
+	am_hdrs_release(&h2);
+	am_hdrs_release(&h3);
+	am_hdrs_release(&h4);
+	am_hdrs_release(&top);
+	am_buf_release(&why);
+	am_arc_key_free(t.key);
+	am_dns_free(t.dns);
+	unlink(t.zone);
+	free(t.pem);
+}
+
 static void
 test_key_file_mode(void **state)
 {
@@ -511,10 +654,21 @@ test_key_file_mode(void **state)
 	assert_null(am_arc_key_load(path, &why));
 	assert_non_null(strstr(am_buf_str(&why),
 	    ": mode 0644 is world-readable; chmod 600 it"));
+	chmod(path, 0660);
+	assert_null(am_arc_key_load(path, &why));
+	assert_non_null(strstr(am_buf_str(&why),
+	    ": mode 0660 is group-writable; chmod 600 it"));
 	chmod(path, 0640);
 	assert_non_null(k = am_arc_key_load(path, &why));
 	assert_string_equal(am_arc_key_alg(k), "rsa-sha256");
 	am_arc_key_free(k);
+	/* a FIFO with no writer: refused at once (alarm: a hang fails) */
+	unlink(path);
+	assert_int_equal(mkfifo(path, 0600), 0);
+	alarm(10);
+	assert_null(am_arc_key_load(path, &why));
+	alarm(0);
+	assert_non_null(strstr(am_buf_str(&why), ": not a regular file"));
 	assert_null(am_arc_key_load("/nonexistent/key.pem", &why));
 	assert_null(am_arc_key_from_pem("junk", 4, &why));
 	unlink(path);
@@ -534,6 +688,7 @@ main(void)
 		cmocka_unit_test(test_chain_table),
 		cmocka_unit_test(test_round_trip),
 		cmocka_unit_test(test_oldest_pass),
+		cmocka_unit_test(test_seal_after_cv_fail),
 		cmocka_unit_test(test_key_file_mode),
 	};
 

@@ -78,6 +78,15 @@ smfi_insheader(SMFICTX *ctx, int idx, char *name, char *value)
 }
 
 int
+smfi_addheader(SMFICTX *ctx, char *name, char *value)
+{
+	(void)ctx;
+	(void)name;
+	(void)value;
+	return MI_SUCCESS;
+}
+
+int
 smfi_chgheader(SMFICTX *ctx, char *name, int idx, char *value)
 {
 	(void)name;

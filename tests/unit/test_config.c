@@ -4,6 +4,8 @@
  * defaults, and that every option of the table is documented in
  * conf/authmilter.conf and man/authmilter.conf.5.
  */
+#include <sys/stat.h>
+
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -11,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #include <cmocka.h>
 
@@ -40,6 +43,8 @@ static const struct err_case err_cases[] = {
 	{ "bad facility", "SyslogFacility kern\n", ":1: SyslogFacility: \"kern\" is not one of" },
 	{ "bad dns port", "DNSServer 127.0.0.1@domain\n", ":1: DNSServer: \"127.0.0.1@domain\": the port must be" },
 	{ "bad dns server", "DNSServer ns1.example.net\n", ":1: DNSServer: \"ns1.example.net\" is not a name server address" },
+	{ "bad socket mode", "SocketMode 0999\n", ":1: SocketMode: \"0999\" is not a file mode" },
+	{ "socket mode too long", "SocketMode 00660\n", ":1: SocketMode: \"00660\" is not a file mode" },
 	{ "bad forwarder", "DMARCTrustedForwarders 192.0.2.0/24, bad/name\n", ":1: DMARCTrustedForwarders: \"bad/name\" is not an IP address" },
 	{ "authserv-id two words", "AuthservID two words\n", ":1: AuthservID: \"two words\" is not a domain name (white space in it)" },
 	{ "authserv-id comment", "AuthservID mx.example.net # ours\n", ":1: AuthservID: \"mx.example.net # ours\": a comment must stand on a line of its own" },
@@ -106,6 +111,8 @@ test_values(void **state)
 	    "DMARCRejectText Rejected (rule#5) for %d\n"
 	    "TrustedNetworks 10.0.0.0/8 ::ffff:192.0.2.0/120\n"
 	    "Syslog off\n"
+	    "SocketMode 660\n"
+	    "SocketGroup postfix\n"
 	    "SPFMode mailfrom\n");
 	struct am_config *c = am_config_load(path, &why);
 	struct am_addr a;
@@ -124,6 +131,8 @@ test_values(void **state)
 	assert_string_equal(c->dmarc_reject_text, "Rejected (rule#5) for %d");
 	assert_int_equal(c->syslog, 0);
 	assert_int_equal(c->spf_mode, AM_SPFMODE_MAILFROM);
+	assert_int_equal(c->socket_mode, 0660);
+	assert_string_equal(c->socket_group, "postfix");
 	assert_int_equal(c->trusted_networks.n, 2);
 	assert_int_equal(am_addr_parse(&a, "192.0.2.9"), 0);
 	assert_true(am_cidrlist_match(&c->trusted_networks, &a));
@@ -149,10 +158,31 @@ test_defaults(void **state)
 	assert_int_equal(c->trusted_networks.n, 2);
 	am_config_dump(c, &out);
 	assert_non_null(strstr(am_buf_str(&out), "DNSTimeout 5000ms\n"));
+	assert_non_null(strstr(am_buf_str(&out), "SocketMode 0660\n"));
 	assert_non_null(strstr(am_buf_str(&out), "TrustedNetworks 127.0.0.1/32, ::1/128\n"));
 	am_buf_release(&out);
 	assert_null(am_config_free(c));
 	assert_null(am_config_free(NULL));
+}
+
+/* A world-writable file is refused (any user could set TrustedNetworks). */
+static void
+test_world_writable(void **state)
+{
+	struct am_buf why = AM_BUF_INIT(1024);
+	char *path = temp_conf("Syslog no\n");
+	struct am_config *c;
+
+	(void)state;
+	assert_int_equal(chmod(path, 0666), 0);
+	assert_null(c = am_config_load(path, &why));
+	assert_non_null(strstr(am_buf_str(&why), ": mode 0666 is world-writable"));
+	assert_int_equal(chmod(path, 0664), 0);
+	assert_non_null(c = am_config_load(path, &why));
+	am_config_free(c);
+	unlink(path);
+	free(path);
+	am_buf_release(&why);
 }
 
 /* Read a whole file into a malloc'd string. */
@@ -173,6 +203,92 @@ slurp(const char *path)
 		s[0] = '\0';
 	fclose(fp);
 	return s;
+}
+
+/* Lists from files (file:/path): values, errors with the list's path:line,
+ * and a file anyone may write refused. */
+static void
+test_list_files(void **state)
+{
+	struct am_buf why = AM_BUF_INIT(1024), text = AM_BUF_INIT(1024);
+	char *nets = temp_conf("# our relays\n192.0.2.0/24\n\n2001:db8::/32 # v6\n");
+	char *bad = temp_conf("10.0.0.0/8\n# fine so far\n10.0.0.300\n");
+	char *conf, *conf2, *conf3;
+	struct am_config *c;
+	struct am_addr a;
+
+	(void)state;
+	am_buf_printf(&text, "TrustedNetworks file:%s\nIgnoreRecipients postmaster@ "
+	    "@abuse.example.net\n", nets);
+	conf = temp_conf(am_buf_str(&text));
+	c = am_config_load(conf, &why);
+	if (c == NULL)
+		printf("load failed: %s\n", am_buf_str(&why));
+	assert_non_null(c);
+	assert_int_equal(c->trusted_networks.n, 2);
+	assert_int_equal(am_addr_parse(&a, "2001:db8::5"), 0);
+	assert_true(am_cidrlist_match(&c->trusted_networks, &a));
+	am_config_free(c);
+
+	am_buf_reset(&text);
+	am_buf_printf(&text, "TrustedNetworks file:%s\n", bad);
+	conf2 = temp_conf(am_buf_str(&text));
+	am_buf_reset(&why);
+	assert_null(am_config_load(conf2, &why));
+	am_buf_reset(&text);
+	am_buf_printf(&text, "%s:3: \"10.0.0.300\" is not an IP address", bad);
+	if (strstr(am_buf_str(&why), am_buf_str(&text)) == NULL)
+		printf("FAIL list file error: got \"%s\"\n", am_buf_str(&why));
+	assert_non_null(strstr(am_buf_str(&why), am_buf_str(&text)));
+
+	assert_int_equal(chmod(nets, 0666), 0);
+	am_buf_reset(&why);
+	assert_null(am_config_load(conf, &why));
+	assert_non_null(strstr(am_buf_str(&why), "writable by anyone"));
+
+	am_buf_reset(&text);
+	am_buf_adds(&text, "DMARCIgnoreDomains file:relative/list\n");
+	conf3 = temp_conf(am_buf_str(&text));
+	am_buf_reset(&why);
+	assert_null(am_config_load(conf3, &why));
+	assert_non_null(strstr(am_buf_str(&why), "the path must be absolute"));
+	unlink(nets), unlink(bad), unlink(conf), unlink(conf2), unlink(conf3);
+	free(nets), free(bad), free(conf), free(conf2), free(conf3);
+	am_buf_release(&why);
+	am_buf_release(&text);
+}
+
+/* IgnoreRecipients entries: a local part anywhere, a domain, an address. */
+static void
+test_rcpt_ignored(void **state)
+{
+	static const struct {
+		const char *addr;
+		int want;
+	} c[] = {
+		{ "postmaster@example.net", 1 }, { "<POSTMASTER@Example.NET>", 1 },
+		{ "postmaster+x@example.net", 0 }, { "xpostmaster@example.net", 0 },
+		{ "abuse@example.net", 1 }, { "abuse@example.org", 0 },
+		{ "x@reports.example", 1 }, { "x@sub.reports.example", 0 },
+		{ "dmarc@example.org", 1 }, { "postmaster", 0 }, { "<>", 0 },
+		{ "", 0 },
+	};
+	struct am_config *conf = am_config_new();
+	struct am_buf why = AM_BUF_INIT(256);
+	size_t i;
+	int failed = 0;
+
+	(void)state;
+	assert_int_equal(am_config_set(conf, "IgnoreRecipients", "postmaster@, "
+	    "abuse@example.net @reports.example dmarc", "t", 1, &why), 0);
+	for (i = 0; i < sizeof(c) / sizeof(c[0]); i++)
+		if (am_rcpt_ignored(&conf->ignore_recipients, c[i].addr) != c[i].want) {
+			printf("FAIL rcpt %s: want %d\n", c[i].addr, c[i].want);
+			failed++;
+		}
+	assert_int_equal(failed, 0);
+	am_config_free(conf);
+	am_buf_release(&why);
 }
 
 static void
@@ -215,7 +331,10 @@ main(void)
 		cmocka_unit_test(test_errors),
 		cmocka_unit_test(test_values),
 		cmocka_unit_test(test_defaults),
+		cmocka_unit_test(test_world_writable),
 		cmocka_unit_test(test_documented),
+		cmocka_unit_test(test_list_files),
+		cmocka_unit_test(test_rcpt_ignored),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

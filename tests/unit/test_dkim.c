@@ -17,7 +17,7 @@
 
 #include <openssl/evp.h>
 
-#include "dkim.h"
+#include "dkim_int.h"
 #include "../dkim/testmsg.h"
 
 #define RFC8463_SIGS \

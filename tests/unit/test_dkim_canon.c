@@ -18,7 +18,7 @@
 
 #include <openssl/evp.h>
 
-#include "dkim.h"
+#include "dkim_int.h"
 
 struct hdr_case {
 	const char *name;
@@ -39,6 +39,18 @@ static const struct hdr_case hdr_cases[] = {
 	{ "relaxed inner runs", 1, "To", "  a \t\t b\r\n  c ", "to:a b c\r\n" },
 	{ "relaxed tab before colon", 1, "Name\t", "v", "name:v\r\n" },
 	{ "simple keeps everything", 0, "sUbJ", "\t x  ", "sUbJ:\t x  \r\n" },
+	/* s.3.4.2 unfolds CRLF only: a line ending CR CR LF keeps one CR. */
+	{ "relaxed fold after bare CR keeps the CR", 1, "Subject",
+	    " a\r\r\n b", "subject:a\r b\r\n" },
+	{ "relaxed WSP before CR CR LF fold", 1, "X", " a \r\r\n\tb",
+	    "x:a \r b\r\n" },
+	{ "relaxed bare CR inside a line", 1, "X", " a\rb", "x:a\rb\r\n" },
+	{ "relaxed bare LF inside a line", 1, "X", " a\nb", "x:a\nb\r\n" },
+	{ "relaxed bare CR at the end is not WSP", 1, "X", " a \r", "x:a \r\r\n" },
+	{ "relaxed CR CR LF fold then WSP only", 1, "X", " a\r\r\n ",
+	    "x:a\r\r\n" },
+	{ "simple keeps CR CR LF", 0, "Subject", " a\r\r\n b",
+	    "Subject: a\r\r\n b\r\n" },
 };
 
 static void
@@ -152,6 +164,18 @@ static const struct body_case body_cases[] = {
 	{ "tricky relaxed l=9", 1, "sha256", 9, TRICKY, "a b\r\n\r\n\r\n", NULL },
 	{ "tricky simple l=9", 0, "sha256", 9, TRICKY, "a  b\t\r\n\r\n", NULL },
 	{ "l beyond body relaxed", 1, "sha256", 1000, "ab\r\n", "ab\r\n", NULL },
+	/* A bare CR is an octet of its line (s.3.4.3, s.3.4.4): WSP before
+	 * it is inside the line, WSP after it ends the line. */
+	{ "CR CR LF relaxed", 1, "sha256", -1, "a \r\r\nb\r\n",
+	    "a \r\r\nb\r\n", NULL },
+	{ "CR CR LF simple", 0, "sha256", -1, "a \r\r\nb\r\n",
+	    "a \r\r\nb\r\n", NULL },
+	{ "WSP after bare CR relaxed", 1, "sha256", -1, "a\r \t\r\n",
+	    "a\r\r\n", NULL },
+	{ "bare CR line at end relaxed", 1, "sha256", -1, "a\r\n\r\r\n\r\n",
+	    "a\r\n\r\r\n", NULL },
+	{ "bare CR line at end simple", 0, "sha256", -1, "a\r\n\r\r\n\r\n",
+	    "a\r\n\r\r\n", NULL },
 };
 
 static int

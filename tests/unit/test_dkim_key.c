@@ -13,7 +13,7 @@
 #include <stdlib.h>
 #include <cmocka.h>
 
-#include "dkim.h"
+#include "dkim_int.h"
 
 /* RFC 8463 A.2 keys; a bare PKCS#1 RSAPublicKey from stalwart 002. */
 #define RSA1024 "MIGfMA0GCSqGSIb3DQEBAQUAA4GNADCBiQKBgQDkHlOQoBTzWRiGs5V6NpP3idY6" \

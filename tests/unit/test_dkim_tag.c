@@ -14,7 +14,7 @@
 #include <stdlib.h>
 #include <cmocka.h>
 
-#include "dkim.h"
+#include "dkim_int.h"
 
 struct tag_case {
 	const char *name;

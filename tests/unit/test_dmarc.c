@@ -410,6 +410,38 @@ static const struct dcase dcases[] = {
 	  NULL, "", 30, R_FAIL, NULL, QU, O_SAMP, "-", -1, NULL },
 	{ "pct ignored in 9989 mode", M9, ONE, "pct.example", SNONE, NULL, "",
 	  99, R_FAIL, NULL, RE, O_NONE, "-", -1, NULL },
+	/* temperrors count only for a domain that could align */
+	{ "spf temperror, aligned domain: temperror", M9, ONE, "example.com",
+	  AM_SPF_TEMPERROR, "mail.example.com", "", 0, R_TEMP, NULL, UN,
+	  O_NONE, "-", -1, "SPF temperror for aligned domain" },
+	{ "spf temperror, unaligned domain: fail stands", M9, ONE,
+	  "example.com", AM_SPF_TEMPERROR, "spammer.example", "", 0, R_FAIL,
+	  NULL, RE, O_NONE, "-", -1, "no aligned" },
+	{ "spf temperror, strict aspf, subdomain: fail stands", M9, ONE,
+	  "strict.example", AM_SPF_TEMPERROR, "mail.strict.example", "", 0,
+	  R_FAIL, NULL, RE, O_NONE, "-", -1, NULL },
+	{ "dkim temperror, aligned d=: temperror", M9, ONE, "example.com",
+	  SNONE, NULL, "fail:evil.example temperror:EXAMPLE.com", 0, R_TEMP,
+	  NULL, UN, O_NONE, "-", -1, "DKIM temperror for aligned domain" },
+	{ "dkim temperror, unaligned d=: fail stands", M9, ONE, "example.com",
+	  SNONE, NULL, "temperror:example.net", 0, R_FAIL, NULL, RE, O_NONE,
+	  "-", -1, NULL },
+	{ "temperrors do not matter once aligned dkim passed", M9, ONE,
+	  "example.com", AM_SPF_TEMPERROR, "example.com",
+	  "temperror:example.com pass:example.com", 0, R_PASS, NULL, NO,
+	  O_NONE, "dkim", -1, NULL },
+	{ "17th signature passes: all are read", M9, ONE, "example.com", SNONE,
+	  NULL, "fail:a.example fail:a.example fail:a.example fail:a.example "
+	  "fail:a.example fail:a.example fail:a.example fail:a.example "
+	  "fail:a.example fail:a.example fail:a.example fail:a.example "
+	  "fail:a.example fail:a.example fail:a.example fail:a.example "
+	  "pass:example.com", 0, R_PASS, NULL, NO, O_NONE, "dkim", -1, NULL },
+	/* several records at the Author Domain */
+	{ "7489: several records end discovery", M7, ONE, "dup.example.com",
+	  SNONE, NULL, "", 0, R_NONE, "", UN, O_NONE, NULL, 1,
+	  "several DMARC records" },
+	{ "9989: several records, the walk goes on", M9, ONE, "dup.example.com",
+	  SNONE, NULL, "", 0, R_FAIL, "example.com", QU, O_NONE, "-", -1, NULL },
 	/* RFC 7489 mode */
 	{ "7489: co.uk org by PSL, sp", M7, ONE, "mail.example.co.uk", SNONE,
 	  NULL, "", 0, R_FAIL, "example.co.uk", NO, O_NONE, "-", 2, NULL },
@@ -469,6 +501,7 @@ dkim_list(const char *spec, char *buf, size_t bufsz,
 	for (tok = strtok_r(buf, " ", &save); tok != NULL && n < max;
 	    tok = strtok_r(NULL, " ", &save)) {
 		dkim[n].pass = strncmp(tok, "pass:", 5) == 0;
+		dkim[n].temperror = strncmp(tok, "temperror:", 10) == 0;
 		dkim[n].domain = strchr(tok, ':') + 1;
 		n++;
 	}
@@ -488,10 +521,10 @@ static int
 run_dcase(struct fixture *fx, const struct dcase *c)
 {
 	struct am_dmarc_conf conf = { c->mode, fx->psl };
-	struct am_dmarc_dkim dkim[8];
+	struct am_dmarc_dkim dkim[32];
 	struct am_dmarc_input in;
 	struct am_dmarc_response r;
-	char buf[512];
+	char buf[1024];
 	int ok;
 
 	memset(&in, 0, sizeof(in));
@@ -499,7 +532,7 @@ run_dcase(struct fixture *fx, const struct dcase *c)
 	in.from_domain = c->from;
 	in.spf = c->spf;
 	in.spf_domain = c->spf_domain;
-	in.ndkim = dkim_list(c->dkim, buf, sizeof(buf), dkim, 8);
+	in.ndkim = dkim_list(c->dkim, buf, sizeof(buf), dkim, 32);
 	in.dkim = dkim;
 	in.sample = c->sample;
 	fx->tb->log[0] = '\0';
@@ -611,7 +644,7 @@ test_authres(void **state)
 	};
 	struct fixture *fx = *state;
 	struct am_dmarc_conf conf = { AM_DMARC_RFC9989, fx->psl };
-	struct am_dmarc_dkim dkim = { 1, "example.com" };
+	struct am_dmarc_dkim dkim = { 1, "example.com", 0 };
 	struct am_buf out = AM_BUF_INIT(1024);
 	struct am_dmarc_input in;
 	struct am_dmarc_response r;
