@@ -18,6 +18,7 @@
 
 #include "amconfig.h"
 #include "config.h"
+#include "idna.h"
 
 #define OFF(f) offsetof(struct am_config, f)
 
@@ -269,8 +270,9 @@ am_strlist_has(const struct am_strlist *l, const char *domain)
 {
 	size_t i;
 
+	/* as domain names: any case, U-labels, a trailing dot (RFC 8616) */
 	for (i = 0; i < l->n; i++)
-		if (strcasecmp(l->v[i], domain) == 0)
+		if (am_idna_equal(l->v[i], domain))
 			return 1;
 	return 0;
 }

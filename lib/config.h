@@ -114,7 +114,7 @@ struct am_config {
 /* 1 when the list names the address (if given) or the host name. */
 int am_hostlist_match(const struct am_hostlist *l, const struct am_addr *a,
     const char *name);
-/* 1 when domain (any case) is in the list. */
+/* 1 when domain is in the list, compared as domain names (am_idna_equal). */
 int am_strlist_has(const struct am_strlist *l, const char *domain);
 
 /* One row of the option table (exposed for the documentation test). */

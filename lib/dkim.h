@@ -87,9 +87,10 @@ struct am_dkim_conf {
 /* One signature's verdict; strings are never NULL ("" when unknown). */
 struct am_dkim_sig {
 	enum am_dkim_result result;
-	const char *domain;       /* d=, lower case */
-	const char *selector;     /* s= */
-	const char *identity;     /* i= decoded, or "@" d= */
+	const char *domain;       /* d=, lower-case A-labels */
+	const char *selector;     /* s= (A-labels when it had U-labels) */
+	const char *identity;     /* i= decoded, its domain lower-case
+	                             A-labels; or "@" d= */
 	const char *algorithm;    /* a= as written, lower case */
 	char b_prefix[9];         /* first 8 characters of b= (RFC 6008) */
 	const char *reason;       /* short text, "" on pass */

@@ -68,6 +68,15 @@ char *am_dkim_dupn(const char *s, size_t n, int lower);
 int am_dkim_tag_is(const struct am_dkim_tag *t, const char *s);
 /* 1 when s[0..n) is a domain or selector: labels of letters, digits, - _. */
 int am_dkim_name_ok(const char *s, size_t n);
+/*
+ * A d= or s= value s[0..n) as the name we look up, in a new string: ASCII
+ * as it is (lower-cased when lower), UTF-8 (U-labels, which RFC 8616 s.5
+ * allows in internationalised headers) as lower-case A-labels (lib/idna).
+ * NULL when it is not a name (am_dkim_name_ok after conversion); why (may
+ * be NULL) then says why IDNA2008 refused it, if it did.
+ */
+char *am_dkim_name_dup(const char *s, size_t n, int lower,
+    struct am_buf *why);
 /* A tag value of 1 to 19 digits into *out; 0, or -1. */
 int am_dkim_tag_num(const struct am_dkim_tag *t, uint64_t *out);
 
@@ -82,9 +91,9 @@ struct am_dkim_sigparams {
 	enum am_dkim_alg alg;
 	enum am_dkim_canon hcanon, bcanon;
 	char *algname;          /* a= lower case */
-	char *domain;           /* d= lower case */
-	char *selector;         /* s= */
-	char *identity;         /* i= decoded, or "@" d= */
+	char *domain;           /* d= lower-case A-labels */
+	char *selector;         /* s= (A-labels when it had U-labels) */
+	char *identity;         /* i= decoded (domain as A-labels), or "@" d= */
 	char **h;               /* h= names, as written */
 	size_t nh;
 	unsigned char b[AM_DKIM_B_MAX];

@@ -14,7 +14,9 @@
  *   ARC-Seal        requires i a b cv d s (cv= left to the caller); no h=
  *                   allowed; bh=, c=, l=, q= and x= are not its tags and are
  *                   ignored: relaxed header canonicalization (s.5.1.1)
- * Unknown tags are ignored. Every problem is reported through why and
+ * d=, s= and the i= domain may be U-labels (RFC 8616 s.5) and are kept as
+ * lower-case A-labels (lib/idna); the signed header itself is hashed as it
+ * is. Unknown tags are ignored. Every problem is reported through why and
  * makes the signature permerror (the caller decides). Expiry needs the
  * clock and is checked by the DKIM driver.
  */
@@ -24,6 +26,7 @@
 #include <strings.h>
 
 #include "dkim_int.h"
+#include "idna.h"
 
 /* Copy n bytes into a new lower-cased (lower != 0) string. */
 char *
@@ -66,6 +69,24 @@ am_dkim_name_ok(const char *s, size_t n)
 		label++;
 	}
 	return 1;
+}
+
+char *
+am_dkim_name_dup(const char *s, size_t n, int lower, struct am_buf *why)
+{
+	char in[AM_IDNA_IN_MAX + 1], a[AM_DNS_NAME_MAX + 1];
+
+	if (am_idna_is_ascii(s, n))
+		return am_dkim_name_ok(s, n) ? am_dkim_dupn(s, n, lower) : NULL;
+	/* no trailing dot: d= and s= are dot-atoms (RFC 6376 s.3.5) */
+	if (n > AM_IDNA_IN_MAX || s[n - 1] == '.' || memchr(s, '\0', n))
+		return NULL;
+	memcpy(in, s, n);
+	in[n] = '\0';
+	if (am_idna_to_ascii(in, a, why) != AM_IDNA_OK ||
+	    !am_dkim_name_ok(a, strlen(a)))
+		return NULL;
+	return am_dkim_dupn(a, strlen(a), 0);
 }
 
 /* 1*DIGIT, at most 20 digits, into *out (no overflow). */
@@ -199,6 +220,39 @@ hexval(int c)
 	return -1;
 }
 
+/*
+ * The i= domain at `at` (in sp->identity) compared with d= as a domain name
+ * (any case, U-labels, a trailing dot: RFC 8616 s.5) and rewritten as
+ * lower-case A-labels; 0, or -1 with why.
+ */
+static int
+identity_domain(struct am_dkim_sigparams *sp, char *at, struct am_buf *why)
+{
+	char a[AM_DNS_NAME_MAX + 1], *id;
+	size_t dl = strlen(sp->domain), il, local = (size_t)(at - sp->identity);
+	struct am_buf iw = AM_BUF_INIT(128);
+
+	if (am_idna_to_ascii(at, a, &iw) != AM_IDNA_OK) {
+		am_buf_setf(why, "bad i= domain (%s)", am_buf_str(&iw));
+		am_buf_release(&iw);
+		return -1;
+	}
+	am_buf_release(&iw);
+	il = strlen(a);
+	if (!(il == dl || (il > dl && a[il - dl - 1] == '.')) ||
+	    strcmp(a + il - dl, sp->domain) != 0) {
+		am_buf_setf(why, "i= domain is not d= or below it");
+		return -1;
+	}
+	if ((id = malloc(local + il + 1)) == NULL)
+		return -1;
+	memcpy(id, sp->identity, local);
+	memcpy(id + local, a, il + 1);
+	free(sp->identity);
+	sp->identity = id;
+	return 0;
+}
+
 /* i=: dkim-quoted-printable (s.2.11) decoded; its domain must be d= or
  * below it. */
 static int
@@ -206,7 +260,7 @@ parse_i(struct am_dkim_sigparams *sp, const struct am_dkim_tag *t,
     struct am_buf *why)
 {
 	char *o, *at;
-	size_t i, dl, il;
+	size_t i;
 	int h1, h2;
 
 	if ((o = sp->identity = malloc(t->vlen + 1)) == NULL)
@@ -228,15 +282,7 @@ parse_i(struct am_dkim_sigparams *sp, const struct am_dkim_tag *t,
 		am_buf_setf(why, "i= has no '@'");
 		return -1;
 	}
-	at++;
-	dl = strlen(sp->domain);
-	il = strlen(at);
-	if (!(il == dl || (il > dl && at[il - dl - 1] == '.')) ||
-	    strcasecmp(at + il - dl, sp->domain) != 0) {
-		am_buf_setf(why, "i= domain is not d= or below it");
-		return -1;
-	}
-	return 0;
+	return identity_domain(sp, at + 1, why);
 }
 
 static int
@@ -363,23 +409,28 @@ parse_ids(enum am_dkim_sigkind kind, struct am_dkim_sigparams *sp,
     const struct am_dkim_tag *tg, size_t n, struct am_buf *why)
 {
 	const struct am_dkim_tag *d, *s, *t;
+	struct am_buf iw = AM_BUF_INIT(128);
 	size_t k;
 
 	d = am_dkim_tag_find(tg, n, "d");
 	s = am_dkim_tag_find(tg, n, "s");
-	if (d != NULL && am_dkim_name_ok(d->val, d->vlen))
-		sp->domain = am_dkim_dupn(d->val, d->vlen, 1);
-	if (s != NULL && am_dkim_name_ok(s->val, s->vlen))
-		sp->selector = am_dkim_dupn(s->val, s->vlen, 0);
+	if (d != NULL)
+		sp->domain = am_dkim_name_dup(d->val, d->vlen, 1, &iw);
+	if (s != NULL)
+		sp->selector = am_dkim_name_dup(s->val, s->vlen, 0, &iw);
 	for (k = 0; required[kind][k] != NULL; k++)
 		if (am_dkim_tag_find(tg, n, required[kind][k]) == NULL) {
 			am_buf_setf(why, "missing %s= tag", required[kind][k]);
+			am_buf_release(&iw);
 			return -1;
 		}
 	if (sp->domain == NULL || sp->selector == NULL) {
-		am_buf_setf(why, "bad %s= value", sp->domain ? "s" : "d");
+		am_buf_setf(why, "bad %s= value%s%s%s", sp->domain ? "s" : "d",
+		    iw.len ? " (" : "", am_buf_str(&iw), iw.len ? ")" : "");
+		am_buf_release(&iw);
 		return -1;
 	}
+	am_buf_release(&iw);
 	if (kind == AM_DKIM_SIGKIND_DKIM &&
 	    !am_dkim_tag_is(am_dkim_tag_find(tg, n, "v"), "1")) {
 		am_buf_setf(why, "unsupported version (v= is not 1)");

@@ -2,7 +2,8 @@
 /*
  * dmarc: evaluation, alignment, policy and the A-R text. See dmarc.h.
  *
- * RFC 9989 s.5.3: one Author Domain (s.5.3.1, converted to A-labels),
+ * RFC 9989 s.5.3: one Author Domain (s.5.3.1, converted to A-labels by
+ * lib/idna, RFC 8616 s.6; identifiers too),
  * policy discovery (s.4.10.1, in dmarc_walk.c), identifier alignment
  * (s.4.4: strict is equality, relaxed is equal Organizational Domains),
  * pass when any aligned identifier passed (s.5.3.5), and the policy: p for
@@ -12,10 +13,12 @@
  * (RFC 7489 s.6.6.4: a message not sampled gets the next less strict
  * policy).
  */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "dmarc_int.h"
+#include "idna.h"
 
 void
 am_dmarc_response_init(struct am_dmarc_response *r)
@@ -75,11 +78,15 @@ author(const struct am_dmarc_input *in, struct am_dmarc_response *res)
 	default:
 		break;
 	}
-	if (in->from_domain == NULL || am_psl_to_ascii(in->from_domain,
-	    res->from_domain, sizeof(res->from_domain)) != 0 ||
-	    am_dns_name_check(res->from_domain, NULL) != 0) {
+	if (in->from_domain == NULL || am_idna_to_ascii(in->from_domain,
+	    res->from_domain, &res->why) != AM_IDNA_OK ||
+	    am_dns_name_check(res->from_domain, &res->why) != 0) {
+		char why[128];
+
+		snprintf(why, sizeof(why), "%s", in->from_domain == NULL ?
+		    "none" : am_buf_str(&res->why));
 		res->from_domain[0] = '\0';
-		am_buf_setf(&res->why, "invalid author domain");
+		am_buf_setf(&res->why, "invalid author domain (%s)", why);
 		return -1;
 	}
 	return 0;
@@ -94,19 +101,12 @@ author_org(struct dmarc_ctx *ctx, struct am_dmarc_response *res)
 	return dmarc_org(ctx, res->from_domain, res->org_domain);
 }
 
-/* An identifier in A-label form, one trailing dot allowed; 0 or -1. */
+/* An identifier in A-label form (lib/idna: any case, U-labels, one
+ * trailing dot); 0 or -1. */
 static int
 ident_ascii(const char *ident, char *out)
 {
-	char tmp[AM_DNS_NAME_MAX + 2];
-	size_t n;
-
-	if (ident == NULL || (n = strlen(ident)) == 0 || n > AM_DNS_NAME_MAX + 1)
-		return -1;
-	memcpy(tmp, ident, n + 1);
-	if (tmp[n - 1] == '.')
-		tmp[n - 1] = '\0';
-	return am_psl_to_ascii(tmp, out, AM_DNS_NAME_MAX + 1);
+	return am_idna_to_ascii(ident, out, NULL) == AM_IDNA_OK ? 0 : -1;
 }
 
 /*
@@ -367,10 +367,8 @@ am_dmarc_org_domain(const struct am_dmarc_conf *conf, struct am_dns *dns,
 	char a[AM_DNS_NAME_MAX + 1];
 	int r;
 
-	if (am_psl_to_ascii(domain, a, sizeof(a)) != 0) {
-		am_buf_setf(why, "invalid domain");
+	if (am_idna_to_ascii(domain, a, why) != AM_IDNA_OK)
 		return AM_DNS_BADNAME;
-	}
 	/* the memo is large: keep it off small thread stacks */
 	if ((ctx = malloc(sizeof(*ctx))) == NULL) {
 		am_buf_setf(why, "out of memory");

@@ -7,11 +7,13 @@
  * deeper than group -> mailbox. RFC 5322 s.3.2.2 (CFWS), s.3.2.3 (atom),
  * s.3.2.4 (quoted-string), s.3.4 (address syntax), s.3.4.1 (domain
  * literal), s.4.4 (obs-route, obs-local-part, obs-domain, obs-mbox-list).
+ * Domains are kept as lower-case A-labels (lib/idna, RFC 8616 s.6).
  */
 #include <stdio.h>
 #include <string.h>
 
 #include "from.h"
+#include "idna.h"
 
 struct parser {
 	const unsigned char *p, *end;
@@ -181,7 +183,7 @@ domain_check(struct parser *ps, const char *d, size_t len)
 	return 0;
 }
 
-/* Append the atom at the cursor, lower-cased, to d (size AM_DNS_NAME_MAX+2). */
+/* Append the atom at the cursor, lower-cased, to d (size AM_IDNA_IN_MAX+2). */
 static int
 copy_atom(struct parser *ps, char *d, size_t *len)
 {
@@ -191,20 +193,46 @@ copy_atom(struct parser *ps, char *d, size_t *len)
 	if (ps->p == s)
 		return fail(ps, "empty domain label");
 	for (; s < ps->p; s++) {
-		if (*len > AM_DNS_NAME_MAX)
-			continue;	/* too long; domain_check says so */
+		if (*len > AM_IDNA_IN_MAX)
+			continue;	/* too long; to_alabels says so */
 		d[(*len)++] = (*s >= 'A' && *s <= 'Z') ? *s + 32 : *s;
 	}
 	return 0;
 }
 
 /*
- * Read a domain (dot-atom or obs-domain with CFWS around dots) into d;
- * a domain literal is an error, as it has no DNS name to check.
+ * The domain as read (raw, len bytes) to lower-case A-labels in d
+ * (RFC 8616 s.6: the Author Domain is looked up and compared as A-labels,
+ * whatever case or normalisation its U-labels were written in).
+ */
+static int
+to_alabels(struct parser *ps, const char *raw, size_t len, char *d)
+{
+	struct am_buf w = AM_BUF_INIT(128);
+	int r = 0;
+
+	if (len > AM_IDNA_IN_MAX) {
+		am_buf_setf(ps->why, "domain longer than %d bytes",
+		    AM_IDNA_IN_MAX);
+		return -1;
+	}
+	if (am_idna_to_ascii(raw, d, &w) != AM_IDNA_OK) {
+		am_buf_setf(ps->why, "invalid domain (%s)", am_buf_str(&w));
+		r = -1;
+	}
+	am_buf_release(&w);
+	return r == 0 ? domain_check(ps, d, strlen(d)) : r;
+}
+
+/*
+ * Read a domain (dot-atom or obs-domain with CFWS around dots) into d
+ * (AM_DNS_NAME_MAX + 1 bytes) as lower-case A-labels; a domain literal is
+ * an error, as it has no DNS name to check.
  */
 static int
 read_domain(struct parser *ps, char *d)
 {
+	char raw[AM_IDNA_IN_MAX + 2];
 	size_t len = 0;
 
 	if (skip_cfws(ps) != 0)
@@ -216,20 +244,20 @@ read_domain(struct parser *ps, char *d)
 		return -1;
 	}
 	for (;;) {
-		if (copy_atom(ps, d, &len) != 0)
+		if (copy_atom(ps, raw, &len) != 0)
 			return -1;
 		if (skip_cfws(ps) != 0)
 			return -1;
 		if (peek(ps) != '.')
 			break;
 		ps->p++;
-		if (len <= AM_DNS_NAME_MAX)
-			d[len++] = '.';
+		if (len <= AM_IDNA_IN_MAX)
+			raw[len++] = '.';
 		if (skip_cfws(ps) != 0)
 			return -1;
 	}
-	d[len > AM_DNS_NAME_MAX ? AM_DNS_NAME_MAX + 1 : len] = '\0';
-	return domain_check(ps, d, len);
+	raw[len > AM_IDNA_IN_MAX ? AM_IDNA_IN_MAX + 1 : len] = '\0';
+	return to_alabels(ps, raw, len, d);
 }
 
 /* Record one mailbox's domain. */
@@ -260,7 +288,7 @@ add_domain(struct parser *ps, const char *d)
 static int
 at_domain(struct parser *ps)
 {
-	char d[AM_DNS_NAME_MAX + 2];
+	char d[AM_DNS_NAME_MAX + 1];
 
 	ps->p++;
 	if (read_domain(ps, d) != 0)
@@ -308,7 +336,7 @@ skip_words(struct parser *ps, int *local)
 static int
 skip_route(struct parser *ps)
 {
-	char d[AM_DNS_NAME_MAX + 2];
+	char d[AM_DNS_NAME_MAX + 1];
 
 	while (peek(ps) == '@' || peek(ps) == ',') {
 		if (*ps->p++ == '@' && read_domain(ps, d) != 0)

@@ -8,6 +8,9 @@
  * group) and s.3.2 (quoted strings, quoted-pairs, nested comments, folding
  * white space), with the obsolete forms of s.4.4 (obs-route, CFWS around
  * dots, empty list elements) and UTF-8 (RFC 6532) in words and domains.
+ * Each domain is converted to lower-case A-labels by lib/idna (IDNA2008
+ * with UTS #46 mapping, RFC 8616 s.6), so every spelling of one domain is
+ * one string; a domain that cannot be converted is AM_FROM_BAD.
  * Encoded words (RFC 2047) in display names are atoms and are left alone.
  *
  * It never picks one address out of several silently: the caller gets every
@@ -49,7 +52,7 @@ struct am_from {
 	size_t nfields;       /* From fields seen (am_from_parse_hdrs) */
 	size_t naddrs;        /* mailboxes found */
 	size_t ndomains;      /* distinct domains in domain[] */
-	/* lower case (ASCII letters only; UTF-8 kept as is), no trailing dot */
+	/* lower-case A-labels (lib/idna), no trailing dot */
 	char domain[AM_FROM_MAX_DOMAINS][AM_DNS_NAME_MAX + 1];
 };
 

@@ -20,6 +20,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "idna.h"
 #include "msg_int.h"
 
 int
@@ -83,7 +84,7 @@ aligned(struct am_msg *m, const char *domain)
 
 	if (domain == NULL || domain[0] == '\0')
 		return 0;
-	if (strcasecmp(domain, m->dmarc.from_domain) == 0)
+	if (am_idna_equal(domain, m->dmarc.from_domain))
 		return 1;
 	if (am_dmarc_org_domain(&m->e->dmarc, m->e->dns, domain, a, &q, NULL) != AM_DNS_OK ||
 	    am_dmarc_org_domain(&m->e->dmarc, m->e->dns, m->dmarc.from_domain, b, &q,
@@ -104,7 +105,7 @@ aar_vouches(struct am_msg *m, const char *aar)
 		if (strcmp(it[i].result, "pass") == 0 &&
 		    strcmp(it[i].method, "dmarc") == 0 &&
 		    (d = am_authres_item_prop(&it[i], "header.from")) != NULL &&
-		    strcasecmp(d, m->dmarc.from_domain) == 0)
+		    am_idna_equal(d, m->dmarc.from_domain))
 			return "dmarc=pass";
 	}
 	for (i = 0; i < n; i++) {

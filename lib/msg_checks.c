@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "idna.h"
 #include "msg_int.h"
 
 /* The SPF request for this message. */
@@ -141,6 +142,8 @@ am_msg_run_dmarc(struct am_msg *m)
 	}
 	if (m->dmarc.why.len == 0 && m->from_why.len > 0)
 		am_buf_setf(&m->dmarc.why, "%s", am_buf_str(&m->from_why));
+	else if (in.from_status == AM_FROM_BAD && m->from_why.len > 0)
+		am_buf_printf(&m->dmarc.why, ": %s", am_buf_str(&m->from_why));
 	free(dk);
 	m->dmarc_done = 1;
 	m->v.dmarc = &m->dmarc;

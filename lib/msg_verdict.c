@@ -17,10 +17,23 @@
 #include <string.h>
 #include <strings.h>
 
+#include "idna.h"
 #include "msg_int.h"
 
 /* Room kept at the end of the header for the DKIM summary. */
 #define SUMMARY_ROOM 128
+
+/* The HELO name as reported: RFC 8616, one with U-labels is shown as the
+ * A-labels SPF checked. */
+static const char *
+helo_shown(const struct am_verdict *v, const struct am_spf_response *r)
+{
+	const char *h = v->helo != NULL ? v->helo : "";
+
+	if (!am_idna_is_ascii(h, strlen(h)) && r != NULL && r->domain[0] != '\0')
+		return r->domain;
+	return h;
+}
 
 /* One spf= entry. */
 static void
@@ -30,7 +43,7 @@ ar_spf(struct am_authres *ar, const struct am_verdict *v,
 	am_authres_method(ar, "spf", am_spf_result_name(r->result),
 	    am_buf_str(&r->reason));
 	if (helo)
-		am_authres_prop(ar, "smtp.helo", v->helo != NULL ? v->helo : "");
+		am_authres_prop(ar, "smtp.helo", helo_shown(v, r));
 	else
 		am_authres_prop(ar, "smtp.mailfrom", r->domain);
 }
@@ -252,8 +265,7 @@ log_spf(struct am_buf *l, const struct am_verdict *v,
 {
 	am_buf_printf(l, " spf%s=%s (%.160s) %s=%s", helo ? "-helo" : "",
 	    am_spf_result_name(r->result), am_buf_str(&r->reason),
-	    helo ? "helo" : "mailfrom",
-	    helo ? (v->helo != NULL ? v->helo : "") : r->domain);
+	    helo ? "helo" : "mailfrom", helo ? helo_shown(v, r) : r->domain);
 }
 
 static void

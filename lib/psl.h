@@ -62,7 +62,9 @@ int am_psl_org_domain(const struct am_psl *psl, const char *domain,
 /*
  * Convert a UTF-8 domain name to its A-label form (RFC 5890 s.2.3.2.1):
  * ASCII labels are lower-cased, other labels become "xn--" + Punycode.
- * No Unicode normalisation or case mapping (IDNA2008 mapping) is done.
+ * No Unicode normalisation or case mapping (IDNA2008 mapping) is done: it
+ * serves the list's own rules, which are written in that form. Names from
+ * mail go through lib/idna (am_idna_to_ascii) instead.
  * Returns 0, or -1 on invalid UTF-8 or a result longer than outsz-1 or a
  * label over 63 bytes.
  */

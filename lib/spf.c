@@ -6,13 +6,15 @@
  * checked as postmaster@HELO), the <sender> with "postmaster" for a missing
  * local part (s.4.3), the validated names of the client shared by the ptr
  * mechanism and %{p} (s.5.5: the first 10 PTR names, each kept when one of
- * its A/AAAA records is the client), and responses.
+ * its A/AAAA records is the client), and responses. A <domain>, %{o} or
+ * %{h} with U-labels is used as its A-labels (RFC 8616 s.4, lib/idna).
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
+#include "idna.h"
 #include "spf_int.h"
 
 #define REASON_MAX 512
@@ -24,6 +26,7 @@ spf_ctx_init(struct spf_ctx *c, struct am_dns *dns,
 	const char *s = req->sender != NULL ? req->sender : "";
 	const char *at = strrchr(s, '@');
 	const char *helo = req->helo != NULL ? req->helo : "";
+	char a[AM_DNS_NAME_MAX + 1];
 	char *p;
 
 	memset(c, 0, sizeof(*c) - sizeof(c->valid));
@@ -39,6 +42,15 @@ spf_ctx_init(struct spf_ctx *c, struct am_dns *dns,
 		snprintf(c->sender, sizeof(c->sender), "%s", s);
 	p = strrchr(c->sender, '@');
 	c->local_len = p != NULL ? (size_t)(p - c->sender) : strlen(c->sender);
+	c->local_8bit = !am_idna_is_ascii(c->sender, c->local_len);
+	/* RFC 8616: %{o} and %{h} of an IDN expand to A-labels. */
+	if (p != NULL && !am_idna_is_ascii(p + 1, strlen(p + 1)) &&
+	    am_idna_to_ascii(p + 1, a, NULL) == AM_IDNA_OK)
+		snprintf(p + 1, sizeof(c->sender) - c->local_len - 1, "%s", a);
+	c->helo = helo;
+	if (!am_idna_is_ascii(helo, strlen(helo)) &&
+	    am_idna_to_ascii(helo, c->helo_a, NULL) == AM_IDNA_OK)
+		c->helo = c->helo_a;
 }
 
 void
@@ -145,6 +157,30 @@ lower_copy(char *out, size_t len, const char *s)
 	out[i] = '\0';
 }
 
+/*
+ * A domain with non-ASCII bytes as A-labels into r->domain; one that
+ * cannot be converted is none, as any malformed domain (RFC 7208 s.4.3).
+ */
+static int
+alabels(const char *domain, struct am_spf_response *r)
+{
+	char a[AM_DNS_NAME_MAX + 1];
+	struct am_buf why = AM_BUF_INIT(128);
+	int ret = 0;
+
+	r->dns_terms = r->void_lookups = 0;
+	if (am_idna_to_ascii(domain, a, &why) == AM_IDNA_OK)
+		snprintf(r->domain, sizeof(r->domain), "%s", a);
+	else {
+		am_buf_setf(&r->reason, "invalid domain: not a valid IDN (%s)",
+		    am_buf_str(&why));
+		r->result = AM_SPF_NONE;
+		ret = -1;
+	}
+	am_buf_release(&why);
+	return ret;
+}
+
 enum am_spf_result
 am_spf_check_host(struct am_dns *dns, const struct am_spf_request *req,
     const char *domain, struct am_spf_response *r)
@@ -154,6 +190,12 @@ am_spf_check_host(struct am_dns *dns, const struct am_spf_request *req,
 	am_buf_reset(&r->reason);
 	am_buf_reset(&r->explanation);
 	lower_copy(r->domain, sizeof(r->domain), domain);
+	/* RFC 8616 s.4: a domain with U-labels is checked as its A-labels. */
+	if (!am_idna_is_ascii(domain, strlen(domain))) {
+		if (alabels(domain, r) != 0)
+			return r->result;
+		domain = r->domain;
+	}
 	if ((c = malloc(sizeof(*c))) == NULL) {
 		am_buf_setf(&r->reason, "out of memory");
 		return r->result = AM_SPF_TEMPERROR;

@@ -10,7 +10,9 @@
  *   s.4.6.4  10 DNS-querying terms (include, a, mx, ptr, exists, redirect)
  *            over the whole evaluation: includes do not restart the count
  *   s.4.7    no match and no redirect: neutral
- *   s.6.1    redirect after all mechanisms; no record there: permerror
+ *   s.6.1    redirect after all mechanisms; no record there: permerror,
+ *            and so is a target that is no name (RFC 8616 s.4: %{s} or
+ *            %{l} of a non-ASCII local part, or an invalid IDN)
  *   s.6.2    exp on fail only, never from an included record; DNS errors,
  *            no or several TXT records, or a bad explain-string give the
  *            default explanation
@@ -111,8 +113,8 @@ explain(struct spf_ctx *c, const struct spf_record *rec, const char *domain)
 	const char *d = c->req->default_exp;
 	int done = 0;
 
-	if (rec->exp.n > 0 && spf_macro_expand(c, rec->exp.p, rec->exp.n,
-	    domain, SPF_MX_DOMAIN, &name, &why) == 0 &&
+	if (rec->exp.n > 0 && spf_target_expand(c, rec->exp.p, rec->exp.n,
+	    domain, &name, &why) == SPF_TGT_OK &&
 	    am_dns_query(c->dns, am_buf_str(&name), AM_DNS_T_TXT, &ans,
 	    &why) == AM_DNS_OK && ans->count == 1 &&
 	    ans->rr[0].type == AM_DNS_T_TXT)
@@ -156,8 +158,8 @@ redirect(struct spf_ctx *c, const struct spf_record *rec, const char *domain,
 
 	if (++c->terms > SPF_MAX_DNS_TERMS)
 		res = term_limit(c, t);
-	else if (spf_macro_expand(c, t->p, t->n, domain, SPF_MX_DOMAIN,
-	    &target, &why) != 0)
+	else if (spf_target_expand(c, t->p, t->n, domain, &target, &why) !=
+	    SPF_TGT_OK)
 		res = verdict(c, AM_SPF_PERMERROR, "redirect=%.*s: %s",
 		    (int)t->n, t->p, am_buf_str(&why));
 	else if ((res = spf_check_host(c, am_buf_str(&target), depth + 1,

@@ -68,6 +68,11 @@ struct spf_ctx {
 	struct am_spf_response *r;
 	char sender[SPF_SENDER_MAX + 1]; /* <sender>, local part filled in */
 	size_t local_len;         /* bytes of the local part in sender */
+	int local_8bit;           /* the local part is not ASCII (RFC 8616
+	                             s.4: %{s} and %{l} terms match nothing) */
+	const char *helo;         /* %{h}: req->helo, or helo_a */
+	char helo_a[AM_DNS_NAME_MAX + 1]; /* a HELO name with U-labels as
+	                             A-labels */
 	unsigned terms;           /* DNS-querying terms so far */
 	unsigned voids;           /* void lookups so far */
 	int ptr_done;             /* validated names of the client looked up */
@@ -102,6 +107,25 @@ int spf_macro_check(const char *s, size_t n, int mode, struct am_buf *why);
  */
 int spf_macro_expand(struct spf_ctx *c, const char *s, size_t n,
     const char *domain, int mode, struct am_buf *out, struct am_buf *why);
+
+/* Outcome of expanding a domain-spec into a name to look up. */
+enum spf_target {
+	SPF_TGT_OK,               /* out is an ASCII name (A-labels) */
+	SPF_TGT_LOCAL,            /* the spec uses %{s} or %{l} and the local
+	                             part is not ASCII: RFC 8616 s.4 says the
+	                             term matches nothing */
+	SPF_TGT_BAD,              /* a macro syntax error, or a name with
+	                             non-ASCII bytes that IDNA2008 refuses:
+	                             why says which (permerror) */
+};
+
+/*
+ * Expand the domain-spec s for <domain> into out (reset first) and make it
+ * a name we may query: non-ASCII bytes (from a macro value) are converted
+ * to A-labels by lib/idna, never sent to DNS raw.
+ */
+enum spf_target spf_target_expand(struct spf_ctx *c, const char *s,
+    size_t n, const char *domain, struct am_buf *out, struct am_buf *why);
 
 /* Reverse-lookup name of an address ("4.3.2.1.in-addr.arpa"). */
 void spf_rev_name(const struct am_addr *a, char *out, size_t len, int upper);

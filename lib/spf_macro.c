@@ -17,12 +17,18 @@
  * end of its expansion while it is built, then loses one trailing dot and
  * whole labels from the left until it is at most 253 octets (s.7.3), so
  * a long expansion costs no more memory than a short one.
+ *
+ * A target name (spf_target_expand) is what DNS is asked: a term using
+ * %{s} or %{l} of a non-ASCII local part matches nothing (RFC 8616 s.4),
+ * and non-ASCII bytes left in a name are converted to A-labels, or the
+ * term is a permerror; raw UTF-8 is never queried.
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
+#include "idna.h"
 #include "spf_int.h"
 
 enum tok_kind { TOK_LIT, TOK_MACRO };
@@ -295,7 +301,7 @@ letter_value(struct spf_ctx *c, int letter, const char *domain, char *tmp,
 	case 'i': ip_dotted(&q->ip, tmp, tmplen); return tmp;
 	case 'p': return p_value(c, domain);
 	case 'v': return q->ip.family == AF_INET6 ? "ip6" : "in-addr";
-	case 'h': return q->helo != NULL ? q->helo : "";
+	case 'h': return c->helo != NULL ? c->helo : "";
 	case 'c': return am_addr_format(&q->ip, tmp, tmplen);
 	case 'r': return q->receiver != NULL ? q->receiver : "unknown";
 	case 't':
@@ -371,6 +377,52 @@ spf_macro_expand(struct spf_ctx *c, const char *s, size_t n,
 	if (mode == SPF_MX_DOMAIN)
 		domain_finish(out);
 	return 0;
+}
+
+/* 1 when the domain-spec s uses %{s} or %{l} (either case). */
+static int
+uses_local(const char *s, size_t n)
+{
+	struct mtok t;
+	size_t i;
+
+	for (i = 0; i < n; i += t.len) {
+		if (next_tok(s + i, n - i, SPF_MX_DOMAIN, &t, NULL) != 0)
+			return 0;
+		if (t.kind == TOK_MACRO && (t.letter == 's' || t.letter == 'l'))
+			return 1;
+	}
+	return 0;
+}
+
+enum spf_target
+spf_target_expand(struct spf_ctx *c, const char *s, size_t n,
+    const char *domain, struct am_buf *out, struct am_buf *why)
+{
+	char a[AM_DNS_NAME_MAX + 1];
+	struct am_buf w = AM_BUF_INIT(128);
+	enum spf_target r = SPF_TGT_OK;
+
+	if (c->local_8bit && uses_local(s, n)) {
+		am_buf_setf(why, "%%{s} or %%{l} of a non-ASCII local part "
+		    "(RFC 8616 s.4)");
+		return SPF_TGT_LOCAL;
+	}
+	if (spf_macro_expand(c, s, n, domain, SPF_MX_DOMAIN, out, why) != 0)
+		return SPF_TGT_BAD;
+	if (am_idna_is_ascii(out->data, out->len))
+		return SPF_TGT_OK;
+	/* RFC 8616 s.4: names are looked up as A-labels, never raw UTF-8. */
+	if (am_idna_to_ascii(am_buf_str(out), a, &w) != AM_IDNA_OK) {
+		am_buf_setf(why, "target name is not a valid IDN (%s)",
+		    am_buf_str(&w));
+		r = SPF_TGT_BAD;
+	} else {
+		am_buf_reset(out);
+		(void)am_buf_adds(out, a);
+	}
+	am_buf_release(&w);
+	return r;
 }
 
 int

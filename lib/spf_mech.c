@@ -19,7 +19,9 @@
  * stops and the topmost check_host() returns temperror"), except in ptr.
  * A target name that cannot be queried (label over 63 octets, empty label:
  * AM_DNS_BADNAME) matches nothing, by analogy with s.4.3 (the suite allows
- * fail or permerror there).
+ * fail or permerror there). A target with non-ASCII bytes is converted to
+ * A-labels, or is a permerror when it cannot be; a term using %{s} or %{l}
+ * of a non-ASCII local part matches nothing (RFC 8616 s.4).
  */
 #include <stdio.h>
 #include <string.h>
@@ -237,6 +239,7 @@ spf_mech_eval(struct spf_ctx *c, const struct spf_term *t, const char *domain,
 	struct am_buf why = AM_BUF_INIT(WHY_MAX);
 	enum spf_match m = SPF_NOMATCH;
 	const char *name = domain;
+	int skip = 0;
 
 	if (t->mech == SPF_M_ALL)
 		return SPF_MATCH;
@@ -244,12 +247,20 @@ spf_mech_eval(struct spf_ctx *c, const struct spf_term *t, const char *domain,
 		return am_addr_match(&t->net, &c->req->ip, t->prefix) ?
 		    SPF_MATCH : SPF_NOMATCH;
 	if (t->spec.n > 0) {
-		if (spf_macro_expand(c, t->spec.p, t->spec.n, domain,
-		    SPF_MX_DOMAIN, &target, &why) != 0)
+		switch (spf_target_expand(c, t->spec.p, t->spec.n, domain,
+		    &target, &why)) {
+		case SPF_TGT_OK:
+			break;
+		case SPF_TGT_LOCAL:
+			skip = 1;	/* matches nothing, no lookup */
+			break;
+		case SPF_TGT_BAD:
 			m = mech_error(c, t, SPF_EPERM, am_buf_str(&why));
+			break;
+		}
 		name = am_buf_str(&target);
 	}
-	if (m == SPF_NOMATCH) {
+	if (m == SPF_NOMATCH && !skip) {
 		switch (t->mech) {
 		case SPF_M_A: m = mech_a(c, t, name); break;
 		case SPF_M_MX: m = mech_mx(c, t, name); break;

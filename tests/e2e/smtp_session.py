@@ -7,9 +7,12 @@ Usage: smtp_session.py HOST:PORT SCRIPT
 SCRIPT has one command a line ('#' comments):
   xclient ATTR=VALUE...   XCLIENT (Postfix), expects 220, then EHLO is due
   ehlo NAME               EHLO, expects 250
-  mail ADDR               MAIL FROM:<ADDR>, expects 250 ('<>' for null)
+  mail ADDR [PARAM...]    MAIL FROM:<ADDR> PARAM..., expects 250 ('<>' for
+                          null); a UTF-8 ADDR is sent as UTF-8 (give the
+                          SMTPUTF8 parameter, RFC 6531 s.3.4)
   rcpt ADDR               RCPT TO:<ADDR>, expects 250
-  data FILE               DATA with FILE's bytes, expects 250 (queued)
+  data FILE [CODE]        DATA with FILE's bytes, expects CODE (default 250,
+                          queued)
   rset                    RSET, expects 250
   quit                    QUIT
 Every reply is printed; an unexpected code exits 1. Timeouts: 30 s a reply.
@@ -31,14 +34,20 @@ def run(smtp, cmd, arg):
     elif cmd == "ehlo":
         expect("EHLO " + arg, smtp.ehlo(arg), (250,))
     elif cmd == "mail":
+        arg, _, params = arg.partition(" ")
         addr = "<>" if arg == "<>" else "<%s>" % arg
-        expect("MAIL " + addr, smtp.docmd("MAIL", "FROM:" + addr), (250,))
+        if not addr.isascii():
+            smtp.command_encoding = "utf-8"
+        expect("MAIL " + addr, smtp.docmd("MAIL", "FROM:" + addr +
+                                          (" " + params if params else "")),
+               (250,))
     elif cmd == "rcpt":
         expect("RCPT " + arg, smtp.docmd("RCPT", "TO:<%s>" % arg), (250,))
     elif cmd == "data":
-        with open(arg, "rb") as f:
+        path, _, code = arg.partition(" ")
+        with open(path, "rb") as f:
             msg = f.read()
-        expect("DATA " + arg, smtp.data(msg), (250,))
+        expect("DATA " + path, smtp.data(msg), (int(code or 250),))
     elif cmd == "rset":
         expect("RSET", smtp.docmd("RSET"), (250,))
     elif cmd == "quit":
@@ -51,7 +60,7 @@ def main():
     host, port = sys.argv[1].rsplit(":", 1)
     smtp = smtplib.SMTP(timeout=30)
     expect("connect", smtp.connect(host, int(port)), (220,))
-    with open(sys.argv[2]) as f:
+    with open(sys.argv[2], encoding="utf-8") as f:
         for line in f:
             line = line.strip()
             if not line or line.startswith("#"):

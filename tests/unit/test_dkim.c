@@ -83,6 +83,9 @@ zq(void *state, const char *name, int type, struct am_dns_answer **ans,
 
 static const struct am_dns_backend zbe = { .name = "t", .query = zq };
 
+/* Set: run() adds " d=... i=... s=..." (the names as reported) to each. */
+static int show_ids;
+
 /* Verify msg; render "result(reason),result..." into out. */
 static void
 run(const char *msg, const struct zone *z, const struct am_dkim_conf *conf,
@@ -109,6 +112,9 @@ run(const char *msg, const struct zone *z, const struct am_dkim_conf *conf,
 		o += (size_t)snprintf(out + o, size - o, "%s%s%s%s%s", i ? "," : "",
 		    am_dkim_result_name(s->result), *s->reason ? "(" : "",
 		    s->reason, *s->reason ? ")" : "");
+		if (show_ids && o < size)
+			o += (size_t)snprintf(out + o, size - o, " d=%s i=%s s=%s",
+			    s->domain, s->identity, s->selector);
 	}
 	assert_null(am_dkim_sig(d, i));
 	am_dkim_free(d);
@@ -375,6 +381,111 @@ test_oversigned_added(void **state)
 	free(msg);
 }
 
+/* ---- internationalised d=, i=, s= (RFC 8616 s.5) ---- */
+
+#define UE    "\xc3\xbc"        /* U+00FC */
+#define UE_UP "\xc3\x9c"        /* U+00DC */
+#define NFD_U "u\xcc\x88"       /* u + U+0308 */
+#define ED "v=1; a=ed25519-sha256; c=relaxed/relaxed; h=from:to; "
+
+struct idn_case {
+	const char *name;
+	const char *tags;      /* signed with the test key */
+	const char *want;      /* result and the names as reported */
+};
+
+/* Keys are published at A-labels only. */
+static const struct idn_case idn_cases[] = {
+	{ "U-label d=", ED "d=b" UE "cher.test; s=k", "pass "
+	    "d=xn--bcher-kva.test i=@xn--bcher-kva.test s=k" },
+	{ "upper-case U-label d=", ED "d=B" UE_UP "CHER.test; s=k", "pass "
+	    "d=xn--bcher-kva.test i=@xn--bcher-kva.test s=k" },
+	{ "NFD U-label d=", ED "d=b" NFD_U "cher.test; s=k", "pass "
+	    "d=xn--bcher-kva.test i=@xn--bcher-kva.test s=k" },
+	{ "mixed case A-label d=", ED "d=XN--BCHER-KVA.test; s=k", "pass "
+	    "d=xn--bcher-kva.test i=@xn--bcher-kva.test s=k" },
+	{ "U-label i= with A-label d=", ED "d=xn--bcher-kva.test; "
+	    "i=alice@B" UE_UP "CHER.test; s=k", "pass d=xn--bcher-kva.test "
+	    "i=alice@xn--bcher-kva.test s=k" },
+	{ "i= subdomain in U-labels", ED "d=b" UE "cher.test; "
+	    "i=@Mail.b" NFD_U "cher.test; s=k", "pass d=xn--bcher-kva.test "
+	    "i=@mail.xn--bcher-kva.test s=k" },
+	{ "i= trailing dot", ED "d=b" UE "cher.test; i=a@b" UE "cher.test.; "
+	    "s=k", "pass d=xn--bcher-kva.test i=a@xn--bcher-kva.test s=k" },
+	{ "U-label s=", ED "d=b" UE "cher.test; s=schl" UE "ssel", "pass "
+	    "d=xn--bcher-kva.test i=@xn--bcher-kva.test s=xn--schlssel-95a" },
+};
+
+static void
+test_idn_table(void **state)
+{
+	struct zone z = { { "k._domainkey.xn--bcher-kva.test",
+	    "xn--schlssel-95a._domainkey.xn--bcher-kva.test" },
+	    { edrec, edrec }, NULL };
+	char got[512], *msg;
+	size_t i;
+	int bad = 0;
+
+	(void)state;
+	show_ids = 1;
+	for (i = 0; i < sizeof(idn_cases) / sizeof(idn_cases[0]); i++) {
+		const struct idn_case *c = &idn_cases[i];
+
+		msg = sign(c->tags, MSG);
+		run(msg, &z, NULL, got, sizeof(got), 4096);
+		if (strcmp(got, c->want) != 0) {
+			print_error("case \"%s\": got \"%s\", expected \"%s\"\n",
+			    c->name, got, c->want);
+			bad++;
+		}
+		free(msg);
+	}
+	show_ids = 0;
+	assert_int_equal(bad, 0);
+}
+
+/* Names that are no IDN: permerror with the reason, no key lookup (the
+ * only key name answers temperror). */
+static void
+test_idn_invalid(void **state)
+{
+	static const struct { const char *name, *ids, *want; } bad_names[] = {
+		{ "disallowed code point", "d=\xe2\x98\x83.test; s=k",
+		    "permerror(bad d= value (IDNA2008: " },
+		{ "label over 63 after conversion", "d=aaaaaaaaaaaaaaaaaaaaaaaaaaa"
+		    "aaaaaaaaaaaaaaaaaaaaaaaaaaa" UE UE UE ".test; s=k",
+		    "permerror(bad d= value (IDNA2008: " },
+		{ "invalid UTF-8", "d=b\xff.test; s=k",
+		    "permerror(bad d= value (IDNA2008: " },
+		{ "trailing dot", "d=b" UE "cher.test.; s=k",
+		    "permerror(bad d= value)" },
+		{ "selector not an IDN", "d=b" UE "cher.test; s=\xe2\x98\x83",
+		    "permerror(bad s= value (IDNA2008: " },
+		{ "i= in another domain", "d=b" UE "cher.test; "
+		    "i=a@b" UE "cher.test.evil; s=k",
+		    "permerror(i= domain is not d= or below it)" },
+		{ "i= not an IDN", "d=b" UE "cher.test; i=a@\xe2\x98\x83.b" UE
+		    "cher.test; s=k", "permerror(bad i= domain (IDNA2008: " },
+	};
+	struct zone z = { { NULL }, { NULL }, "k._domainkey.xn--bcher-kva.test" };
+	char msg[512], got[256];
+	size_t i;
+	int bad = 0;
+
+	(void)state;
+	for (i = 0; i < sizeof(bad_names) / sizeof(bad_names[0]); i++) {
+		snprintf(msg, sizeof(msg), "DKIM-Signature: v=1; a=rsa-sha256; "
+		    "%s; h=from; bh=AAAA; b=AAAA\r\n%s", bad_names[i].ids, MSG);
+		run(msg, &z, NULL, got, sizeof(got), 4096);
+		if (strncmp(got, bad_names[i].want, strlen(bad_names[i].want))) {
+			print_error("case \"%s\": got \"%s\", expected \"%s...\"\n",
+			    bad_names[i].name, got, bad_names[i].want);
+			bad++;
+		}
+	}
+	assert_int_equal(bad, 0);
+}
+
 static void
 test_result_names(void **state)
 {
@@ -392,6 +503,8 @@ main(void)
 		cmocka_unit_test(test_rfc8463_table),
 		cmocka_unit_test(test_own_table),
 		cmocka_unit_test(test_oversigned_added),
+		cmocka_unit_test(test_idn_table),
+		cmocka_unit_test(test_idn_invalid),
 		cmocka_unit_test(test_result_names),
 	};
 

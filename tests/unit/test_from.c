@@ -23,6 +23,14 @@
 #define DIFF  AM_FROM_MULTI_DIFF
 #define BAD   AM_FROM_BAD
 
+/* Twenty U+4E2D: 60 bytes of UTF-8, a 26-octet A-label. */
+#define CJK20 "\xe4\xb8\xad\xe4\xb8\xad\xe4\xb8\xad\xe4\xb8\xad" \
+	"\xe4\xb8\xad\xe4\xb8\xad\xe4\xb8\xad\xe4\xb8\xad\xe4\xb8\xad" \
+	"\xe4\xb8\xad\xe4\xb8\xad\xe4\xb8\xad\xe4\xb8\xad\xe4\xb8\xad" \
+	"\xe4\xb8\xad\xe4\xb8\xad\xe4\xb8\xad\xe4\xb8\xad\xe4\xb8\xad" \
+	"\xe4\xb8\xad"
+#define CJK20_A "xn--fiqaaaaaaaaaaaaaaaaaaa"
+
 struct fcase {
 	const char *name;
 	const char *value;
@@ -71,7 +79,27 @@ static const struct fcase cases[] = {
 	{ "UTF-8 display name", "J\xc3\xb6rg <j@example.de>", ONE,
 	  "example.de", NULL },
 	{ "IDN domain", "j@b\xc3\xbc" "cher.example", ONE,
-	  "b\xc3\xbc" "cher.example", NULL },
+	  "xn--bcher-kva.example", NULL },
+	/* RFC 8616 s.6: every spelling of one IDN is one Author Domain */
+	{ "IDN upper-case U-label", "alice@B\xc3\x9c" "CHER.test", ONE,
+	  "xn--bcher-kva.test", NULL },
+	{ "IDN NFD U-label", "alice@bu\xcc\x88" "cher.test", ONE,
+	  "xn--bcher-kva.test", NULL },
+	{ "IDN NFD upper case", "<alice@BU\xcc\x88" "CHER.TEST>", ONE,
+	  "xn--bcher-kva.test", NULL },
+	{ "IDN mixed case A-label", "alice@XN--BCHER-KVA.Test", ONE,
+	  "xn--bcher-kva.test", NULL },
+	{ "IDN U-label and A-label same", "a@B\xc3\x9c" "CHER.test, "
+	  "b@xn--bcher-kva.test", SAME, "xn--bcher-kva.test", NULL },
+	{ "IDN UTF-8 over 253 bytes", "a@" CJK20 "." CJK20 "." CJK20 "."
+	  CJK20 "." CJK20 ".test", ONE, CJK20_A "." CJK20_A "." CJK20_A "."
+	  CJK20_A "." CJK20_A ".test", NULL },
+	{ "IDN disallowed code point", "a@\xe2\x98\x83.test", BAD, "",
+	  "invalid domain (IDNA2008: " },
+	{ "IDN label over 63 after conversion", "a@aaaaaaaaaaaaaaaaaaaaaaaaaaa"
+	  "aaaaaaaaaaaaaaaaaaaaaaaaaaa\xc3\xbc\xc3\xbc\xc3\xbc.test", BAD,
+	  "", "invalid domain" },
+	{ "IDN invalid UTF-8", "a@b\xff.test", BAD, "", "invalid domain" },
 	{ "A-label domain", "j@xn--bcher-kva.example", ONE,
 	  "xn--bcher-kva.example", NULL },
 	{ "two same domain", "a@example.com, b@EXAMPLE.com", SAME,

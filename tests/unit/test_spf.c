@@ -375,6 +375,42 @@ static const struct eval_case eval_cases[] = {
 	    R(NONE), NULL, NULL },
 	{ "empty label", "192.0.2.10", "u@a..example.test", "h.example",
 	    R(NONE), NULL, NULL },
+	/* RFC 8616 s.4: U-labels are checked as A-labels, never queried raw */
+	{ "IDN U-label sender", "192.0.2.10", "u@b\xc3\xbc" "cher.example.test",
+	    "h.example", R(PASS), "matched ip4:192.0.2.10", NULL },
+	{ "IDN upper-case U-label -all", "192.0.2.99",
+	    "u@B\xc3\x9c" "CHER.example.test", "h.example", R(FAIL),
+	    "matched -all", NULL },
+	{ "IDN NFD U-label", "192.0.2.10", "u@bu\xcc\x88" "cher.example.test",
+	    "h.example", R(PASS), NULL, NULL },
+	{ "IDN trailing dot", "192.0.2.10", "u@b\xc3\xbc" "cher.example.test.",
+	    "h.example", R(PASS), NULL, NULL },
+	{ "IDN mixed case A-label", "192.0.2.99",
+	    "u@XN--BCHER-KVA.example.test", "h.example", R(FAIL), NULL, NULL },
+	{ "IDN disallowed code point", "192.0.2.10",
+	    "u@\xe2\x98\x83.example.test", "h.example", R(NONE),
+	    "not a valid IDN", NULL },
+	{ "IDN label over 63 after conversion", "192.0.2.10",
+	    "u@aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+	    "\xc3\xbc\xc3\xbc\xc3\xbc.example.test", "h.example", R(NONE),
+	    "not a valid IDN", NULL },
+	{ "IDN null sender U-label HELO", "192.0.2.10", "",
+	    "b\xc3\xbc" "cher.example.test", R(PASS), NULL, NULL },
+	{ "non-ASCII %{l} matches nothing", "192.0.2.10",
+	    "j\xc3\xb6hn@local8.example.test", "h.example", R(FAIL),
+	    "matched -all", NULL },
+	{ "non-ASCII %{l} in redirect", "192.0.2.10",
+	    "j\xc3\xb6hn@redir8.example.test", "h.example", R(PERMERROR),
+	    "RFC 8616", NULL },
+	{ "%{o} of an IDN is A-labels", "192.0.2.10",
+	    "u@m\xc3\xbcller.example.test", "h.example", R(PASS),
+	    "matched exists", NULL },
+	{ "%{h} of an IDN HELO is A-labels", "192.0.2.10",
+	    "u@hexp.example.test", "h\xc3\xa9Lo.example.test", R(PASS),
+	    "matched exists", NULL },
+	{ "%{h} not an IDN: permerror", "192.0.2.10", "u@hexp.example.test",
+	    "\xe2\x98\x83.example.test", R(PERMERROR), "not a valid IDN",
+	    NULL },
 };
 
 static struct am_dns *
@@ -396,6 +432,8 @@ unit_dns(void)
 	assert_non_null(d = testdns_new(z, &rules));
 	testdns_timeout(rules, "slow.example.test", "");
 	testdns_timeout(rules, "tmp.example.test", "");
+	/* raw UTF-8 (here U+00C0..U+00FF) must never reach DNS */
+	testdns_errsub(rules, "\xc3");
 	am_buf_release(&why);
 	return d;
 }
@@ -475,6 +513,28 @@ test_identities(void **state)
 	am_dns_free(d);
 }
 
+/* The <domain> an IDN sender or HELO is reported as: its A-labels. */
+static void
+test_idn_domain(void **state)
+{
+	struct am_dns *d = unit_dns();
+	struct am_spf_request q;
+	struct am_spf_response r;
+
+	(void)state;
+	memset(&q, 0, sizeof(q));
+	assert_int_equal(am_addr_parse(&q.ip, "192.0.2.10"), 0);
+	q.helo = "B\xc3\x9c" "CHER.example.test";
+	q.sender = "alice@BU\xcc\x88" "CHER.example.test";
+	am_spf_response_init(&r);
+	assert_int_equal(am_spf_mailfrom(d, &q, &r), AM_SPF_PASS);
+	assert_string_equal(r.domain, "xn--bcher-kva.example.test");
+	assert_int_equal(am_spf_helo(d, &q, &r), AM_SPF_PASS);
+	assert_string_equal(r.domain, "xn--bcher-kva.example.test");
+	am_spf_response_release(&r);
+	am_dns_free(d);
+}
+
 static void
 test_result_names(void **state)
 {
@@ -498,6 +558,7 @@ main(void)
 		cmocka_unit_test(test_macro_truncation),
 		cmocka_unit_test(test_eval),
 		cmocka_unit_test(test_identities),
+		cmocka_unit_test(test_idn_domain),
 		cmocka_unit_test(test_result_names),
 	};
 
