@@ -44,7 +44,7 @@ static const struct am_conf_opt options[] = {
 	{ "Syslog", AM_CONF_BOOL, "yes", OFF(syslog), bool_words, 0, 0 },
 	{ "SyslogFacility", AM_CONF_ENUM, "mail", OFF(syslog_facility), facility_words, 0, 0 },
 	{ "LogLevel", AM_CONF_ENUM, "info", OFF(log_level), log_words, 0, 0 },
-	{ "AuthservID", AM_CONF_STRING, "", OFF(authserv_id), NULL, 0, 0 },
+	{ "AuthservID", AM_CONF_DOMAIN, "", OFF(authserv_id), NULL, 0, 0 },
 	{ "AuthservIDAliases", AM_CONF_STRLIST, "", OFF(authserv_aliases), NULL, 0, 0 },
 	{ "DNSServer", AM_CONF_SERVERS, "", OFF(dns_servers), NULL, 0, 0 },
 	{ "DNSTimeout", AM_CONF_DURATION, "5s", OFF(dns_timeout_ms), NULL, 100, 60000 },
@@ -138,6 +138,49 @@ is_hostname(const char *s)
 		if (!isalnum((unsigned char)*s) && strchr("-._", *s) == NULL)
 			return 0;
 	return 1;
+}
+
+/*
+ * 0 when s is a domain name as an authserv-id must be here: RFC 8601
+ * s.2.2 allows any value (token or quoted-string), but we compare it as a
+ * domain name and write it unquoted, so it is one: labels of letters,
+ * digits, '-' and '_', 1 to 63 bytes each, 253 bytes at most, no empty
+ * label (a trailing dot is refused too: write the name without it).
+ */
+static int
+domain_check(const char *s, struct am_buf *why)
+{
+	size_t len = strlen(s), label = 0;
+	const char *p;
+
+	if (len > 253) {
+		am_buf_setf(why, "\"%.40s...\" is longer than 253 bytes", s);
+		return -1;
+	}
+	for (p = s; *p != '\0'; p++) {
+		if (*p == '.') {
+			if (label == 0)
+				goto empty;
+			label = 0;
+			continue;
+		}
+		if (!isalnum((unsigned char)*p) && *p != '-' && *p != '_') {
+			am_buf_setf(why, "\"%s\" is not a domain name (%s)", s,
+			    isspace((unsigned char)*p) ? "white space in it" :
+			    (unsigned char)*p >= 0x80 ? "write U-labels as A-labels, xn--..." :
+			    "letters, digits, '-', '_' and dots only");
+			return -1;
+		}
+		if (++label > 63) {
+			am_buf_setf(why, "\"%s\": a label is longer than 63 bytes", s);
+			return -1;
+		}
+	}
+	if (len == 0 || label > 0)
+		return 0;
+empty:
+	am_buf_setf(why, "\"%s\" is not a domain name (empty label)", s);
+	return -1;
 }
 
 static void
@@ -423,7 +466,10 @@ store(struct am_config *c, const struct am_conf_opt *o, const char *value,
 	case AM_CONF_STRING:
 	case AM_CONF_PATH:
 	case AM_CONF_SOCKET:
+	case AM_CONF_DOMAIN:
 		if (o->type == AM_CONF_SOCKET && am_config_socket_check(value, why) != 0)
+			return -1;
+		if (o->type == AM_CONF_DOMAIN && domain_check(value, why) != 0)
 			return -1;
 		free(*(char **)field);
 		if ((*(char **)field = strdup(value)) == NULL)
@@ -499,6 +545,18 @@ find_option(const char *keyword)
 		if (strcasecmp(o->name, keyword) == 0)
 			return o;
 	return NULL;
+}
+
+/* 1 when a value starts with '#' or has one after white space: a comment. */
+static int
+trailing_comment(const char *value)
+{
+	const char *p;
+
+	for (p = value; (p = strchr(p, '#')) != NULL; p++)
+		if (p == value || isspace((unsigned char)p[-1]))
+			return 1;
+	return 0;
 }
 
 /* 1 for the list types, which may be read from a file. */
@@ -578,7 +636,14 @@ am_config_set(struct am_config *c, const char *keyword, const char *value,
 		am_buf_setf(why, "%s:%u: unknown keyword \"%s\"", file, line, keyword);
 		return -1;
 	}
+	if (trailing_comment(value)) {
+		am_buf_setf(why, "%s:%u: %s: \"%s\": a comment must stand on a line "
+		    "of its own ('#' after white space in a value)", file, line,
+		    o->name, value);
+		return -1;
+	}
 	if (*value == '\0' && o->type != AM_CONF_STRING && o->type != AM_CONF_PATH &&
+	    o->type != AM_CONF_DOMAIN &&
 	    o->type != AM_CONF_STRLIST && o->type != AM_CONF_CIDRLIST &&
 	    o->type != AM_CONF_HOSTLIST && o->type != AM_CONF_SERVERS) {
 		am_buf_setf(why, "%s:%u: %s: missing value", file, line, o->name);
@@ -712,7 +777,7 @@ am_config_free(struct am_config *c)
 	for (o = options; o->name != NULL; o++) {
 		field = (char *)c + o->off;
 		if (o->type == AM_CONF_STRING || o->type == AM_CONF_PATH ||
-		    o->type == AM_CONF_SOCKET)
+		    o->type == AM_CONF_SOCKET || o->type == AM_CONF_DOMAIN)
 			free(*(char **)field);
 		else if (o->type == AM_CONF_STRLIST || o->type == AM_CONF_SERVERS)
 			strlist_clear(field);
@@ -741,6 +806,7 @@ dump_value(const struct am_config *c, const struct am_conf_opt *o, struct am_buf
 	case AM_CONF_STRING:
 	case AM_CONF_PATH:
 	case AM_CONF_SOCKET:
+	case AM_CONF_DOMAIN:
 		am_buf_adds(out, *(char *const *)field);
 		break;
 	case AM_CONF_BOOL:

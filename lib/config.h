@@ -9,8 +9,10 @@
  *
  * Syntax: one option per line, the keyword, white space, the value (the rest
  * of the line, white space trimmed). Empty lines and lines whose first
- * non-blank character is '#' are ignored. Keywords are case-insensitive;
- * each may appear once. Errors read
+ * non-blank character is '#' are ignored; there are no comments after a
+ * value, and a '#' after white space inside one is refused (it would
+ * otherwise silently become part of the value). Keywords are
+ * case-insensitive; each may appear once. Errors read
  *   authmilter.conf:12: DNSTimeout: "5x" is not a duration
  *
  * A loaded struct am_config is never changed afterwards, so any number of
@@ -39,6 +41,7 @@ enum am_conf_type {
 	AM_CONF_HOSTLIST,  /* IP addresses, networks and host names */
 	AM_CONF_SERVERS,   /* name servers: IP, IP@port, [IPv6]@port */
 	AM_CONF_MODE,      /* file mode in octal, 0000..0777 */
+	AM_CONF_DOMAIN,    /* a domain name in ASCII (A-labels), or empty */
 };
 
 struct am_strlist {

@@ -4,12 +4,21 @@
  *
  * libmilter runs each SMTP connection on its own thread; the per-connection
  * state (struct conn) hangs off the milter context and is touched only by
- * that thread. The engine pointer is written once before smfi_main() and
- * read afterwards.
+ * that thread.
  *
  * A message's am_msg is created at its first header (or at end of headers),
  * when Postfix and Sendmail have sent the DATA macros, {i} the queue id
- * among them. Nothing here decides anything: the verdict comes from lib/.
+ * among them, on the engine of the current configuration generation
+ * (gen.h): the message holds a reference to it until it is freed, so a
+ * reload or a stop never frees an engine under a message, and a message
+ * is judged by one configuration from start to end.
+ *
+ * A message that cannot be judged (no memory for it, or the daemon is
+ * stopping) is tempfailed at end of message (451 4.3.0): delivering it
+ * unjudged would also keep any forged Authentication-Results header. That
+ * state belongs to the message, not the connection: the next message on
+ * the connection starts afresh. Nothing here decides anything else: the
+ * verdict comes from lib/.
  */
 #include <sys/socket.h>
 #include <arpa/inet.h>
@@ -20,9 +29,8 @@
 #include <string.h>
 
 #include "callbacks.h"
+#include "gen.h"
 #include "log.h"
-
-static struct am_engine *engine;
 
 struct conn {
 	char client_ip[64];
@@ -33,17 +41,13 @@ struct conn {
 	char **rcpts;           /* RCPT TO of the current message */
 	size_t nrcpts;
 	struct am_msg *msg;
-	int broken;             /* out of memory: pass messages unjudged */
+	struct am_gen *gen;     /* the generation msg runs on (a reference) */
+	const char *unjudged;   /* why this message cannot be judged (it is
+	                           tempfailed), or NULL */
 	unsigned long nr;       /* SMFIP_NR_* steps the MTA agreed to */
 	int leadspc;            /* SMFIP_HDR_LEADSPC agreed: values carry
 	                           the space after the colon, both ways */
 };
-
-void
-am_callbacks_set_engine(struct am_engine *e)
-{
-	engine = e;
-}
 
 static struct conn *
 conn_of(SMFICTX *ctx)
@@ -77,6 +81,9 @@ msg_reset(struct conn *c)
 	c->rcpts = NULL;
 	c->nrcpts = 0;
 	c->msg = am_msg_free(c->msg);
+	am_gen_release(c->gen);
+	c->gen = NULL;
+	c->unjudged = NULL;
 	replace(&c->mail_from, NULL);
 	replace(&c->auth_user, NULL);
 }
@@ -88,8 +95,8 @@ cb_connect(SMFICTX *ctx, char *hostname, _SOCK_ADDR *sa)
 	const char *ip;
 
 	if (c == NULL && (c = calloc(1, sizeof(*c))) == NULL) {
-		log_error("out of memory at connect; message will not be checked");
-		return SMFIS_ACCEPT;
+		log_error("out of memory at connect; its messages are tempfailed");
+		return SMFIS_TEMPFAIL;
 	}
 	if (sa != NULL && sa->sa_family == AF_INET)
 		inet_ntop(AF_INET, &((struct sockaddr_in *)(void *)sa)->sin_addr,
@@ -120,7 +127,7 @@ cb_envfrom(SMFICTX *ctx, char **argv)
 	struct conn *c = conn_of(ctx);
 
 	if (c == NULL)
-		return SMFIS_ACCEPT;
+		return SMFIS_TEMPFAIL;
 	msg_reset(c);
 	replace(&c->mail_from, argv[0]);
 	replace(&c->auth_user, smfi_getsymval(ctx, "{auth_authen}"));
@@ -151,7 +158,7 @@ msg_of(SMFICTX *ctx, struct conn *c)
 {
 	struct am_envelope env;
 
-	if (c->msg != NULL || c->broken)
+	if (c->msg != NULL || c->unjudged != NULL)
 		return c->msg;
 	memset(&env, 0, sizeof(env));
 	env.queue_id = smfi_getsymval(ctx, "i");
@@ -166,10 +173,16 @@ msg_of(SMFICTX *ctx, struct conn *c)
 	env.receiver = env.authserv_id;
 	env.rcpts = (const char *const *)c->rcpts;
 	env.nrcpts = c->nrcpts;
-	if ((c->msg = am_msg_new(engine, &env)) == NULL) {
-		log_error("%s: out of memory; message passed unchecked",
+	if ((c->gen = am_gen_acquire()) == NULL) {
+		c->unjudged = "authmilter is stopping";
+		return NULL;
+	}
+	if ((c->msg = am_msg_new(c->gen->engine, &env)) == NULL) {
+		log_error("%s: out of memory; the message will be tempfailed",
 		    env.queue_id != NULL ? env.queue_id : "NOQUEUE");
-		c->broken = 1;
+		am_gen_release(c->gen);
+		c->gen = NULL;
+		c->unjudged = "out of memory";
 	}
 	return c->msg;
 }
@@ -303,6 +316,23 @@ reply(SMFICTX *ctx, const struct am_verdict *v, const char *qid)
 	return SMFIS_CONTINUE;
 }
 
+/*
+ * A message we could not judge: 451, never delivered unjudged with forged
+ * headers kept. Logged like a decision (none is logged once closed).
+ */
+static sfsistat
+tempfail_unjudged(SMFICTX *ctx, const char *why, const char *qid)
+{
+	if (smfi_setreply(ctx, "451", "4.3.0",
+	    "Message could not be checked, try again later") != MI_SUCCESS)
+		log_warnx("%s: could not set the SMTP reply", qid);
+	if (am_gen_log_begin()) {
+		log_info("%s action=tempfail not checked (%s)", qid, why);
+		am_gen_log_end();
+	}
+	return SMFIS_TEMPFAIL;
+}
+
 static sfsistat
 cb_eom(SMFICTX *ctx)
 {
@@ -312,15 +342,24 @@ cb_eom(SMFICTX *ctx)
 	struct am_msg *m;
 	sfsistat r;
 
-	if (c == NULL || (m = msg_of(ctx, c)) == NULL)
-		return SMFIS_CONTINUE;
 	if ((qid = smfi_getsymval(ctx, "i")) == NULL)
 		qid = "NOQUEUE";
+	if (c == NULL)
+		return tempfail_unjudged(ctx, "out of memory", qid);
+	if ((m = msg_of(ctx, c)) == NULL) {
+		r = tempfail_unjudged(ctx, c->unjudged, qid);
+		msg_reset(c);
+		return r;
+	}
 	v = am_msg_finish(m);
 	edit_headers(ctx, c, v, qid);
 	r = reply(ctx, v, qid);
-	log_info("%s %s", qid, am_buf_str(&v->log));
-	am_log_dns_trace(qid, m);
+	if (am_gen_log_begin()) {
+		log_info("%s %s", qid, am_buf_str(&v->log));
+		am_log_dns_trace(qid, m);
+		am_gen_log_end();
+	} else
+		r = tempfail_unjudged(ctx, "authmilter stopped", qid);
 	msg_reset(c);
 	return r;
 }

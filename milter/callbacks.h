@@ -10,8 +10,10 @@
 
 #include "msg.h"
 
-/* The engine all callbacks use; set once before smfi_main(). */
-void am_callbacks_set_engine(struct am_engine *e);
+/*
+ * Messages run on the current generation of gen.h (am_gen_acquire()); one
+ * that gets none, or no memory, is tempfailed at end of message.
+ */
 /* The filter description for smfi_register(). */
 struct smfiDesc *am_callbacks_desc(void);
 

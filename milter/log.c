@@ -3,7 +3,8 @@
  * log: the daemon's log, to syslog or standard error. See log.h.
  *
  * The settings below are written once by am_log_init() before any thread
- * starts and only read afterwards.
+ * starts and only read afterwards, except the level, which a reload
+ * changes (am_log_set_level(): an atomic store).
  */
 #include <errno.h>
 #include <stdarg.h>
@@ -43,13 +44,13 @@ am_log_init(const char *ident, int use_syslog, int facility, int level)
 void
 am_log_set_level(int level)
 {
-	log_level = level;
+	__atomic_store_n(&log_level, level, __ATOMIC_RELAXED);
 }
 
 int
 am_log_enabled(int level)
 {
-	return level <= log_level;
+	return level <= __atomic_load_n(&log_level, __ATOMIC_RELAXED);
 }
 
 static void

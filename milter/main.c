@@ -12,8 +12,28 @@
  *                                      what the daemon would do with MSG
  *
  * Startup errors are fatal (exit 1, one line saying why); once smfi_main()
- * runs nothing here exits. SIGTERM and SIGINT are handled by libmilter,
- * which stops accepting, lets sessions end, and returns from smfi_main().
+ * runs, the daemon ends only when told to stop, or when smfi_main() fails.
+ *
+ * Signals (run_daemon, serve): smfi_main() runs on a thread of its own and
+ * the main thread takes SIGTERM, SIGINT, SIGHUP and SIGUSR1, which every
+ * other thread blocks. libmilter also waits for SIGTERM, SIGINT and SIGHUP
+ * in a thread of its own and stops on each; the kernel gives a signal to
+ * the main thread when it does not block it, so we get it first, and when
+ * libmilter does, smfi_main() returns and we stop the same way. Hence
+ * SIGHUP stops the daemon like SIGTERM: it cannot be made a reload that
+ * works every time, and SIGUSR1 reloads.
+ *  - SIGTERM, SIGINT, SIGHUP: new messages are tempfailed, messages in
+ *    flight get STOP_GRACE_MS to finish on the engine they started on,
+ *    then "authmilter stopped" is logged and the engines are freed. What
+ *    is still running then is left to the MTA (its milter default action
+ *    applies when the connection closes) and the process ends without
+ *    freeing.
+ *  - SIGUSR1: the configuration file is read again and a new generation
+ *    (gen.h) built and installed; messages in flight finish on the old
+ *    one. A file with errors is refused (logged with file:line) and the
+ *    running configuration stays. Socket, SocketMode, SocketGroup,
+ *    PidFile, UserID, Syslog and SyslogFacility take effect only at the
+ *    next start.
  *
  * Start order, and why: the socket is opened as the starting user (root
  * may bind anywhere), refused if another daemon answers on it, created
@@ -36,6 +56,8 @@
 #include <fcntl.h>
 #include <getopt.h>
 #include <grp.h>
+#include <limits.h>
+#include <pthread.h>
 #include <pwd.h>
 #include <signal.h>
 #include <stdio.h>
@@ -45,12 +67,14 @@
 #include <unistd.h>
 
 #include <libmilter/mfapi.h>
+#include <openssl/crypto.h>
 
 #include "amconfig.h"
 #include "config.h"
 #include "callbacks.h"
 #include "check.h"
 #include "dns.h"
+#include "gen.h"
 #include "log.h"
 #include "msg.h"
 
@@ -385,17 +409,255 @@ engine_setup(const struct am_config *c, struct am_dns **dns)
 	return e;
 }
 
+/* How long messages in flight get to finish after SIGTERM. */
+#define STOP_GRACE_MS 4000
+/* Bytes on the signal pipe besides signal numbers. */
+#define EV_REAP 0           /* a retired generation lost its last user */
+#define EV_MILTER_DONE 255  /* smfi_main() returned */
+
+static int sig_pipe[2] = { -1, -1 };
+static int milter_rc = MI_SUCCESS;  /* smfi_main()'s result (atomic) */
+static int milter_failed;           /* it failed before we stopped it */
+
+static void
+pipe_byte(unsigned char b)
+{
+	int e = errno;
+	ssize_t r;
+
+	/* Non-blocking: when the pipe is full, events are queued already. */
+	r = write(sig_pipe[1], &b, 1);
+	(void)r;
+	errno = e;
+}
+
+static void
+on_signal(int sig)
+{
+	pipe_byte((unsigned char)sig);
+}
+
+static void
+on_retired_idle(void)
+{
+	pipe_byte(EV_REAP);
+}
+
+/* Block (how SIG_BLOCK) or unblock the signals the main thread takes. */
+static void
+mask_signals(int how)
+{
+	sigset_t set;
+
+	sigemptyset(&set);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGHUP);
+	sigaddset(&set, SIGUSR1);
+	if (pthread_sigmask(how, &set, NULL) != 0)
+		fatal("pthread_sigmask failed");
+}
+
+/* The signal pipe and the handlers that write to it; fatal on error. */
+static void
+signals_setup(void)
+{
+	static const int sigs[] = { SIGTERM, SIGINT, SIGHUP, SIGUSR1 };
+	struct sigaction sa;
+	size_t i;
+
+	if (pipe2(sig_pipe, O_CLOEXEC) != 0 ||
+	    fcntl(sig_pipe[1], F_SETFL, O_NONBLOCK) != 0)
+		fatal("signal pipe: %s", strerror(errno));
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_signal;
+	sigemptyset(&sa.sa_mask);
+	for (i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++)
+		if (sigaction(sigs[i], &sa, NULL) != 0)
+			fatal("sigaction: %s", strerror(errno));
+}
+
+static void *
+milter_thread(void *arg)
+{
+	(void)arg;
+	/* libmilter's threads, its signal thread too, start from this one. */
+	mask_signals(SIG_BLOCK);
+	__atomic_store_n(&milter_rc, smfi_main(), __ATOMIC_SEQ_CST);
+	pipe_byte(EV_MILTER_DONE);
+	return NULL;
+}
+
+/* smfi_stop() waits for libmilter's listener (up to 5 s): off the main thread. */
+static void *
+stopper_thread(void *arg)
+{
+	(void)arg;
+	(void)smfi_stop();
+	return NULL;
+}
+
+/* A generation from c (taken over); NULL with why. */
+static struct am_gen *
+gen_build(struct am_config *c, struct am_buf *why)
+{
+	struct am_engine *e;
+	struct am_dns *d;
+
+	if ((d = dns_setup(c, why)) == NULL) {
+		am_config_free(c);
+		return NULL;
+	}
+	if ((e = am_engine_new(c, d, why)) == NULL) {
+		am_dns_free(d);
+		am_config_free(c);
+		return NULL;
+	}
+	return am_gen_new(c, 1, d, e);
+}
+
+/* Warn about options a reload cannot apply to the running process. */
+static void
+warn_restart_only(const struct am_config *old, const struct am_config *new)
+{
+	if (strcmp(old->socket, new->socket) != 0 ||
+	    old->socket_mode != new->socket_mode ||
+	    strcmp(old->socket_group, new->socket_group) != 0)
+		log_warnx("reload: Socket, SocketMode or SocketGroup changed; it "
+		    "takes effect at the next start");
+	if (strcmp(old->pidfile, new->pidfile) != 0)
+		log_warnx("reload: PidFile changed; it takes effect at the next start");
+	if (strcmp(old->userid, new->userid) != 0)
+		log_warnx("reload: UserID changed; it takes effect at the next start");
+	if (old->syslog != new->syslog || old->syslog_facility != new->syslog_facility)
+		log_warnx("reload: Syslog or SyslogFacility changed; it takes "
+		    "effect at the next start");
+}
+
+/* SIGUSR1: a new generation from path, or the old one stays. */
+static void
+reload(const char *path)
+{
+	struct am_buf why = AM_BUF_INIT(1024);
+	struct am_config *c;
+	struct am_gen *g;
+
+	if ((c = am_config_load(path, &why)) == NULL)
+		goto refused;
+	warn_restart_only(am_gen_current()->conf, c);
+	if ((g = gen_build(c, &why)) == NULL)
+		goto refused;
+	am_log_set_level(g->conf->log_level);
+	am_gen_install(g, on_retired_idle);
+	log_info("reloaded %s (configuration %lu)", path, g->nr);
+	am_gen_reap();
+	am_buf_release(&why);
+	return;
+refused:
+	log_error("reload refused, the running configuration stays: %s",
+	    am_buf_str(&why));
+	am_buf_release(&why);
+}
+
+/*
+ * Run libmilter on its own thread and handle signals until told to stop;
+ * then stop (see the top of the file). The number of messages that were
+ * still in flight when the grace period ended (0: everything is freed).
+ */
+static unsigned
+serve(const char *path)
+{
+	unsigned char ev[64];
+	pthread_t t;
+	ssize_t n, i;
+	int stop = 0, usr1, done = 0;
+	unsigned left;
+
+	/*
+	 * Unblock first: a signal that came during start-up is pending, and
+	 * must reach our handler, not libmilter's sigwait() once its thread
+	 * runs. From now on the main thread never blocks them, so none stays
+	 * pending. (A signal the new thread takes before it blocks them runs
+	 * the same handler.)
+	 */
+	mask_signals(SIG_UNBLOCK);
+	if (pthread_create(&t, NULL, milter_thread, NULL) != 0)
+		fatal("cannot start the milter thread");
+	pthread_detach(t);
+	while (!stop) {
+		if ((n = read(sig_pipe[0], ev, sizeof(ev))) <= 0) {
+			if (n < 0 && errno == EINTR)
+				continue;
+			log_warn("signal pipe");
+			break;
+		}
+		for (i = 0, usr1 = 0; i < n; i++) {
+			if (ev[i] == SIGUSR1)
+				usr1 = 1;
+			else if (ev[i] == EV_REAP)
+				am_gen_reap();
+			else {
+				if (ev[i] == EV_MILTER_DONE)
+					done = 1;
+				else
+					log_info("signal %d (%s): stopping", ev[i],
+					    strsignal(ev[i]));
+				stop = 1;
+			}
+		}
+		if (usr1 && !stop)
+			reload(path);
+	}
+	/* Once we stop libmilter, smfi_main() may fail: not an error then. */
+	if (done && __atomic_load_n(&milter_rc, __ATOMIC_SEQ_CST) != MI_SUCCESS) {
+		log_error("smfi_main returned an error");
+		milter_failed = 1;
+	}
+	if (!done && (pthread_create(&t, NULL, stopper_thread, NULL) != 0 ||
+	    pthread_detach(t) != 0))
+		log_warnx("cannot start a thread to stop libmilter");
+	if ((left = am_gen_stop(STOP_GRACE_MS)) > 0)
+		log_warnx("%u messages still in progress after %d s are left to "
+		    "the MTA (its milter default action applies)", left,
+		    STOP_GRACE_MS / 1000);
+	am_gen_close();
+	log_info("authmilter stopped");
+	if (left == 0)
+		am_gen_shutdown();
+	return left;
+}
+
 /*
  * Set up libmilter and run until SIGTERM; the exit status. The engine's
  * threads are started after the fork, which does not copy them.
  */
 static int
-run_daemon(const struct am_config *c, int foreground)
+run_daemon(struct am_config *c, int foreground)
 {
 	struct am_engine *engine;
 	struct am_dns *dns;
+	struct am_gen *g;
+	char path[PATH_MAX];
+	unsigned left;
 	int pidfd;
 
+	/*
+	 * No OpenSSL clean-up at exit: it would free OpenSSL's state while
+	 * connection threads may still be using it or exiting (they stay
+	 * until the MTA closes them). First, before any other OpenSSL call.
+	 */
+	if (OPENSSL_init_crypto(OPENSSL_INIT_NO_ATEXIT, NULL) != 1)
+		fatal("OpenSSL initialisation failed");
+	/*
+	 * Before any thread starts (an engine starts lookup threads), so that
+	 * every thread inherits the mask; a signal that comes during start-up
+	 * waits for serve().
+	 */
+	mask_signals(SIG_BLOCK);
+	signals_setup();
+	/* A reload reads the file again, after daemonize()'s chdir("/"). */
+	if (realpath(c->path, path) == NULL)
+		fatal("%s: %s", c->path, strerror(errno));
 	if (smfi_register(*am_callbacks_desc()) != MI_SUCCESS)
 		fatal("smfi_register failed");
 	open_socket(c);
@@ -410,16 +672,19 @@ run_daemon(const struct am_config *c, int foreground)
 		daemonize();
 	pidfile_write(pidfd, c->pidfile);
 	engine = engine_setup(c, &dns);
-	am_callbacks_set_engine(engine);
+	if ((g = am_gen_new(c, 0, dns, engine)) == NULL)
+		fatal("out of memory");
+	am_gen_install(g, on_retired_idle);
 	log_info("authmilter %s listening on %s", PACKAGE_VERSION, c->socket);
-	if (smfi_main() != MI_SUCCESS)
-		log_error("smfi_main returned an error");
-	log_info("authmilter stopped");
-	am_engine_free(engine);
-	am_dns_free(dns);
+	left = serve(path);
 	if (c->pidfile != NULL && *c->pidfile != '\0')
 		(void)unlink(c->pidfile);
-	return 0;
+	if (left > 0) {
+		/* Threads may still be inside an engine: no exit handlers. */
+		fflush(NULL);
+		_exit(0);
+	}
+	return milter_failed;
 }
 
 int

@@ -6,7 +6,8 @@
  *   milterload --corpus DIR --milter HOST:PORT [--milter HOST:PORT ...]
  *              [-c CONC] [--per-conn K] [--limit N] [--repeat R]
  *              [--time-limit SECONDS] [--timeout SECONDS]
- *              [--writes each|postfix] [--out RESULTS.jsonl] [--label NAME]
+ *              [--writes each|postfix] [--stop-file PATH]
+ *              [--out RESULTS.jsonl] [--label NAME]
  *
  * It replays DIR/manifest.tsv (id, session, client_ip, helo, mail_from,
  * rcpt, path; see gen_corpus.py) over CONC connections, one thread each.
@@ -49,7 +50,9 @@
  *
  * Every loop is bounded: the corpus is replayed R times at most, no new
  * connection starts after --time-limit, every socket read and write times
- * out after --timeout.
+ * out after --timeout. With --stop-file, no new connection starts once PATH
+ * exists (a test's way to end a run that overlaps something else), and the
+ * messages never started for that reason are left out of the results.
  */
 #include <sys/stat.h>
 
@@ -76,7 +79,7 @@ struct unit {
 };
 
 struct opts {
-	const char *corpus, *out, *label;
+	const char *corpus, *out, *label, *stop_file;
 	char *milters[MAXMILTERS];
 	size_t nmilters;
 	int conc, per_conn, repeat;
@@ -96,6 +99,7 @@ struct shared {
 	double t0;
 	pthread_mutex_t lock;
 	unsigned long errors;
+	int stopped;             /* the stop file appeared (atomic) */
 };
 
 double
@@ -350,6 +354,10 @@ worker(void *arg)
 		u = __atomic_fetch_add(&sh->next, 1, __ATOMIC_RELAXED);
 		if (u >= sh->nunits || now() - sh->t0 > sh->o->time_limit)
 			break;
+		if (sh->o->stop_file != NULL && access(sh->o->stop_file, F_OK) == 0) {
+			__atomic_store_n(&sh->stopped, 1, __ATOMIC_RELAXED);
+			break;
+		}
 		run_unit(sh, u);
 	}
 	return NULL;
@@ -429,7 +437,7 @@ static int
 report(struct shared *sh, size_t nres, double secs)
 {
 	double *lat = xmalloc(nres * sizeof(double)), sum = 0;
-	size_t i, ok = 0, bad = 0;
+	size_t i, ok = 0, bad = 0, skipped = 0;
 	unsigned long long bytes = 0;
 	unsigned long held = 0;
 	FILE *fp = NULL;
@@ -442,6 +450,10 @@ report(struct shared *sh, size_t nres, double secs)
 	for (i = 0; i < nres; i++) {
 		const struct result *r = &sh->res[i];
 		int done = r->action[0] != '\0' || r->err[0] != '\0';
+		if (!done && __atomic_load_n(&sh->stopped, __ATOMIC_RELAXED)) {
+			skipped++;
+			continue;
+		}
 		if (fp != NULL)
 			write_result(fp, &sh->c->m[sh->res_msg[i]], r, done);
 		held += r->held;
@@ -455,6 +467,7 @@ report(struct shared *sh, size_t nres, double secs)
 	if (fp != NULL)
 		fclose(fp);
 	qsort(lat, ok, sizeof(double), cmp_double);
+	nres -= skipped;
 	printf("{\"label\":\"%s\",\"milters\":%zu,\"conc\":%d,\"messages\":%zu,"
 	    "\"planned\":%zu,\"errors\":%zu,\"seconds\":%.3f,\"msgs_per_s\":%.1f,"
 	    "\"body_mb_per_s\":%.2f,\"lat_mean_ms\":%.3f,\"lat_p50_ms\":%.3f,"
@@ -475,7 +488,7 @@ usage(void)
 	fprintf(stderr, "usage: milterload --corpus DIR --milter HOST:PORT "
 	    "[--milter HOST:PORT...] [-c CONC]\n"
 	    "       [--per-conn K] [--limit N] [--repeat R] [--time-limit S] "
-	    "[--timeout S]\n       [--writes each|postfix] [--out FILE] "
+	    "[--timeout S]\n       [--writes each|postfix] [--stop-file PATH] [--out FILE] "
 	    "[--label NAME]\n");
 	exit(2);
 }
@@ -519,6 +532,8 @@ parse_args(int argc, char **argv, struct opts *o)
 			o->writes = W_EACH;
 		else if (strcmp(a, "--writes") == 0 && strcmp(v, "postfix") == 0)
 			o->writes = W_POSTFIX;
+		else if (strcmp(a, "--stop-file") == 0)
+			o->stop_file = v;
 		else
 			usage();
 		i++;

@@ -46,6 +46,15 @@ static const struct err_case err_cases[] = {
 	{ "bad socket mode", "SocketMode 0999\n", ":1: SocketMode: \"0999\" is not a file mode" },
 	{ "socket mode too long", "SocketMode 00660\n", ":1: SocketMode: \"00660\" is not a file mode" },
 	{ "bad forwarder", "DMARCTrustedForwarders 192.0.2.0/24, bad/name\n", ":1: DMARCTrustedForwarders: \"bad/name\" is not an IP address" },
+	{ "authserv-id two words", "AuthservID two words\n", ":1: AuthservID: \"two words\" is not a domain name (white space in it)" },
+	{ "authserv-id comment", "AuthservID mx.example.net # ours\n", ":1: AuthservID: \"mx.example.net # ours\": a comment must stand on a line of its own" },
+	{ "authserv-id quoted", "AuthservID \"mx.example.net\"\n", ":1: AuthservID: \"\"mx.example.net\"\" is not a domain name" },
+	{ "authserv-id semicolon", "AuthservID mx.example.net;\n", ":1: AuthservID: \"mx.example.net;\" is not a domain name" },
+	{ "authserv-id empty label", "AuthservID mx..example.net\n", ":1: AuthservID: \"mx..example.net\" is not a domain name (empty label)" },
+	{ "authserv-id trailing dot", "AuthservID mx.example.net.\n", ":1: AuthservID: \"mx.example.net.\" is not a domain name (empty label)" },
+	{ "authserv-id utf-8", "AuthservID m\xc3\xbcller.example\n", "is not a domain name (write U-labels as A-labels" },
+	{ "list comment", "AuthservIDAliases a.example, b.example # old ones\n", ":1: AuthservIDAliases: \"a.example, b.example # old ones\": a comment must stand" },
+	{ "value is a comment", "DMARCIgnoreDomains # none yet\n", ":1: DMARCIgnoreDomains: \"# none yet\": a comment must stand" },
 };
 
 /* Write text to a temporary file; returns its malloc'd path. */
@@ -99,6 +108,7 @@ test_values(void **state)
 	    "DNSServer 127.0.0.1@5353, ::1, [::1]@5353\n"
 	    "DNSTimeout 1500ms\n"
 	    "AuthservID mx.example.net\n"
+	    "DMARCRejectText Rejected (rule#5) for %d\n"
 	    "TrustedNetworks 10.0.0.0/8 ::ffff:192.0.2.0/120\n"
 	    "Syslog off\n"
 	    "SocketMode 660\n"
@@ -117,6 +127,8 @@ test_values(void **state)
 	assert_string_equal(c->dns_servers.v[1], "::1");
 	assert_int_equal(c->dns_timeout_ms, 1500);
 	assert_string_equal(c->authserv_id, "mx.example.net");
+	/* a '#' not after white space is part of the value */
+	assert_string_equal(c->dmarc_reject_text, "Rejected (rule#5) for %d");
 	assert_int_equal(c->syslog, 0);
 	assert_int_equal(c->spf_mode, AM_SPFMODE_MAILFROM);
 	assert_int_equal(c->socket_mode, 0660);
