@@ -46,6 +46,7 @@
 
 #define AM_DMARC_WALK_MAX   8   /* queries in one tree walk (s.4.10) */
 #define AM_DMARC_QUERY_MAX  40  /* DNS queries in one evaluation */
+#define AM_DMARC_URIS_MAX   1024 /* bytes of rua= or ruf= kept */
 
 enum am_dmarc_result {
 	AM_DMARC_NONE,      /* no DMARC record applies (or the record has no
@@ -90,6 +91,10 @@ struct am_dmarc_record {
 	char t;                    /* 'y' or 'n' */
 	int pct;                   /* 0..100 (RFC 7489 only) */
 	int has_rua, has_ruf;      /* a syntactically valid URI is listed */
+	/* As published, for reports (RFC 9990): the rua= and ruf= values
+	 * (cut after the last whole URI that fits) and fo=; "" when absent. */
+	char rua[AM_DMARC_URIS_MAX], ruf[AM_DMARC_URIS_MAX];
+	char fo[16];
 };
 
 struct am_dmarc_conf {

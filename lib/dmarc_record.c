@@ -27,6 +27,7 @@
 #define T_PCT   0x080
 #define T_RUA   0x100
 #define T_RUF   0x200
+#define T_FO    0x400
 
 struct span {
 	const char *s;
@@ -170,6 +171,25 @@ set_policy(struct pstate *ps, const struct span *v, enum am_dmarc_policy *dst)
 		ps->bad_policy = 1;
 }
 
+/*
+ * Keep a value as published in out (size n): whole when it fits, else cut
+ * after the last sep (a URI list keeps whole URIs), else nothing.
+ */
+static void
+keep(char *out, size_t n, const struct span *v, char sep)
+{
+	size_t len = v->n;
+
+	if (len >= n) {
+		for (len = n - 1; len > 0 && v->s[len] != sep; len--)
+			;
+		if (sep == 0)
+			len = 0;
+	}
+	memcpy(out, v->s, len);
+	out[len] = '\0';
+}
+
 /* Store one tag's value. */
 static void
 tag(struct pstate *ps, const struct span *name, const struct span *v)
@@ -181,7 +201,7 @@ tag(struct pstate *ps, const struct span *name, const struct span *v)
 		{ "p", T_P }, { "sp", T_SP }, { "np", T_NP },
 		{ "adkim", T_ADKIM }, { "aspf", T_ASPF }, { "psd", T_PSD },
 		{ "t", T_T }, { "pct", T_PCT }, { "rua", T_RUA },
-		{ "ruf", T_RUF },
+		{ "ruf", T_RUF }, { "fo", T_FO },
 	};
 	struct am_dmarc_record *r = ps->rec;
 	unsigned bit = 0;
@@ -222,8 +242,12 @@ tag(struct pstate *ps, const struct span *name, const struct span *v)
 		if ((n = pct_value(v)) >= 0)
 			r->pct = n;
 		break;
+	case T_FO:
+		keep(r->fo, sizeof(r->fo), v, 0);
+		break;
 	default:
 		*(bit == T_RUA ? &r->has_rua : &r->has_ruf) = urilist_ok(v);
+		keep(bit == T_RUA ? r->rua : r->ruf, sizeof(r->rua), v, ',');
 		break;
 	}
 }

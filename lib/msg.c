@@ -62,6 +62,12 @@ am_engine_new(const struct am_config *conf, struct am_dns *dns, struct am_buf *w
 	return e;
 }
 
+void
+am_engine_set_reporter(struct am_engine *e, struct am_reporter *rep)
+{
+	e->reporter = rep;
+}
+
 struct am_engine *
 am_engine_free(struct am_engine *e)
 {
@@ -488,6 +494,7 @@ am_msg_finish(struct am_msg *m)
 		am_msg_arc_seal(m);
 	}
 	am_msg_write_log(m);
+	am_msg_write_report(m);
 	return &m->v;
 }
 

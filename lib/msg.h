@@ -118,6 +118,7 @@ struct am_verdict {
 	const char *arc_seal_note;  /* "i=2 cv=pass", "none (why)", or NULL */
 	struct am_buf log;          /* one-line summary without the queue id,
 	                               the action first */
+	int report_queued;          /* a DMARC report row was queued */
 };
 
 /*
@@ -127,6 +128,13 @@ struct am_verdict {
  */
 struct am_engine *am_engine_new(const struct am_config *conf, struct am_dns *dns,
     struct am_buf *why);
+/*
+ * Record a DMARC report row for every judged message with a policy record
+ * through rep (not taken over; must outlive the engine), or stop with NULL.
+ * Call before messages start.
+ */
+struct am_reporter;
+void am_engine_set_reporter(struct am_engine *e, struct am_reporter *rep);
 /* Free the engine; returns NULL. */
 struct am_engine *am_engine_free(struct am_engine *e);
 

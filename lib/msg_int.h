@@ -27,6 +27,7 @@ struct am_engine {
 	struct am_jobs *jobs;       /* early lookups (LookupThreads) */
 	struct am_arc_key *arc_key; /* ARCSealKeyFile, or NULL: no sealing */
 	struct am_dkim_keycache *keycache; /* decoded DKIM keys, all threads */
+	struct am_reporter *reporter; /* DMARC report rows, or NULL; not owned */
 	char hostname[256];
 };
 
@@ -121,6 +122,8 @@ void am_msg_decide(struct am_msg *m);
 /* Output from the verdict record (msg_verdict.c): header, log line. */
 void am_msg_write_authres(struct am_msg *m);
 void am_msg_write_log(struct am_msg *m);
+/* The DMARC report row (msg_report.c), when the engine has a reporter. */
+void am_msg_write_report(struct am_msg *m);
 
 /* ARC (msg_arc.c): seal key at engine start, verifier per message, the
  * trusted-sealer vouching for DMARC, and our seal. */

@@ -14,6 +14,7 @@
 #include <time.h>
 
 #include "gen.h"
+#include "report.h"
 
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t idle = PTHREAD_COND_INITIALIZER;
@@ -45,11 +46,20 @@ am_gen_new(struct am_config *conf, int own_conf, struct am_dns *dns,
 	return g;
 }
 
+void
+am_gen_set_reporter(struct am_gen *g, struct am_reporter *rep)
+{
+	g->reporter = rep;
+	am_engine_set_reporter(g->engine, rep);
+}
+
 struct am_gen *
 am_gen_free(struct am_gen *g)
 {
 	if (g == NULL)
 		return NULL;
+	/* rows queued are committed first; no message uses g any more */
+	am_reporter_free(g->reporter);
 	am_engine_free(g->engine);
 	am_dns_free(g->dns);
 	if (g->own_conf)

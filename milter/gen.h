@@ -37,6 +37,7 @@ struct am_gen {
 	int own_conf;
 	struct am_dns *dns;         /* owned */
 	struct am_engine *engine;   /* owned; uses conf and dns */
+	struct am_reporter *reporter; /* owned; DMARC report rows, or NULL */
 	unsigned long nr;           /* 1, 2, ...: set by am_gen_install() */
 	unsigned refs;              /* messages using it; covered by the lock */
 	struct am_gen *next;        /* retired list; covered by the lock */
@@ -49,6 +50,8 @@ struct am_gen {
  */
 struct am_gen *am_gen_new(struct am_config *conf, int own_conf,
     struct am_dns *dns, struct am_engine *engine);
+/* Give g a reporter (taken over) that its engine records rows through. */
+void am_gen_set_reporter(struct am_gen *g, struct am_reporter *rep);
 /* Free g and what it owns; returns NULL. Only when no message uses it. */
 struct am_gen *am_gen_free(struct am_gen *g);
 

@@ -77,6 +77,7 @@
 #include "gen.h"
 #include "log.h"
 #include "msg.h"
+#include "report.h"
 
 #ifndef AM_SYSCONFDIR
 #define AM_SYSCONFDIR "/etc"
@@ -497,6 +498,67 @@ stopper_thread(void *arg)
 	return NULL;
 }
 
+/* Dropped report rows, said at most once a minute (report_queue.c). */
+static void
+report_warn(void *arg, const char *msg)
+{
+	(void)arg;
+	log_warnx("DMARC reports: %s", msg);
+}
+
+/*
+ * The reporter of ReportStore, or NULL when reporting is off (no store,
+ * or no reporter identity: ReportOrgName and ReportEmail). -1 in *err with
+ * why when the store cannot be opened.
+ */
+static struct am_reporter *
+reporter_open(const struct am_config *c, int *err, struct am_buf *why)
+{
+	struct am_reporter_opts o;
+	struct am_reporter *r;
+
+	*err = 0;
+	if (c->report_store[0] == '\0')
+		return NULL;
+	if (c->report_org_name[0] == '\0' || c->report_email[0] == '\0') {
+		log_warnx("ReportStore is set but ReportOrgName or ReportEmail is "
+		    "not: DMARC reports are off");
+		return NULL;
+	}
+	memset(&o, 0, sizeof(o));
+	o.warn = report_warn;
+	if ((r = am_reporter_open(c->report_store, &o, why)) == NULL)
+		*err = -1;
+	return r;
+}
+
+/* A generation of c, dns and e (all taken over) with its reporter; NULL
+ * with why. */
+static struct am_gen *
+gen_with_reporter(struct am_config *c, int own_conf, struct am_dns *d,
+    struct am_engine *e, struct am_buf *why)
+{
+	struct am_reporter *rep;
+	struct am_gen *g;
+	int err;
+
+	rep = reporter_open(c, &err, why);
+	if (err != 0) {
+		am_engine_free(e);
+		am_dns_free(d);
+		if (own_conf)
+			am_config_free(c);
+		return NULL;
+	}
+	if ((g = am_gen_new(c, own_conf, d, e)) == NULL) {
+		am_reporter_free(rep);
+		am_buf_setf(why, "out of memory");
+		return NULL;
+	}
+	am_gen_set_reporter(g, rep);
+	return g;
+}
+
 /* A generation from c (taken over); NULL with why. */
 static struct am_gen *
 gen_build(struct am_config *c, struct am_buf *why)
@@ -513,7 +575,7 @@ gen_build(struct am_config *c, struct am_buf *why)
 		am_config_free(c);
 		return NULL;
 	}
-	return am_gen_new(c, 1, d, e);
+	return gen_with_reporter(c, 1, d, e, why);
 }
 
 /* Warn about options a reload cannot apply to the running process. */
@@ -634,6 +696,7 @@ serve(const char *path)
 static int
 run_daemon(struct am_config *c, int foreground)
 {
+	struct am_buf why = AM_BUF_INIT(1024);
 	struct am_engine *engine;
 	struct am_dns *dns;
 	struct am_gen *g;
@@ -663,17 +726,19 @@ run_daemon(struct am_config *c, int foreground)
 	open_socket(c);
 	tcp_nodelay();
 	drop_privileges(c->userid);
-	/* Fail on the terminal, not after detaching: a trial engine first. */
+	/* Fail on the terminal, not after detaching: a trial engine (and
+	 * report store, created as UserID) first. */
 	engine = engine_setup(c, &dns);
-	am_engine_free(engine);
-	am_dns_free(dns);
+	if ((g = gen_with_reporter(c, 0, dns, engine, &why)) == NULL)
+		fatal("ReportStore %s: %s", c->report_store, am_buf_str(&why));
+	am_gen_free(g);
 	pidfd = pidfile_open(c->pidfile);
 	if (!foreground)
 		daemonize();
 	pidfile_write(pidfd, c->pidfile);
 	engine = engine_setup(c, &dns);
-	if ((g = am_gen_new(c, 0, dns, engine)) == NULL)
-		fatal("out of memory");
+	if ((g = gen_with_reporter(c, 0, dns, engine, &why)) == NULL)
+		fatal("ReportStore %s: %s", c->report_store, am_buf_str(&why));
 	am_gen_install(g, on_retired_idle);
 	log_info("authmilter %s listening on %s", PACKAGE_VERSION, c->socket);
 	left = serve(path);
