@@ -38,6 +38,8 @@ enum am_conf_type {
 	AM_CONF_PATH,      /* a file name (absolute, or relative to cwd) */
 	AM_CONF_HOSTLIST,  /* IP addresses, networks and host names */
 	AM_CONF_SERVERS,   /* name servers: IP, IP@port, [IPv6]@port */
+	AM_CONF_INET,      /* "" (off), or inet:port[@host], inet6:port[@host]
+	                      (host may be [IPv6]) */
 };
 
 struct am_strlist {
@@ -53,6 +55,7 @@ struct am_hostlist {
 
 enum am_dmarc_mode { AM_DMARCMODE_OFF, AM_DMARCMODE_RFC9989, AM_DMARCMODE_RFC7489 };
 enum am_spf_mode { AM_SPFMODE_OFF, AM_SPFMODE_MAILFROM, AM_SPFMODE_HELO_MAILFROM };
+enum am_log_format { AM_LOGFORMAT_TEXT, AM_LOGFORMAT_JSON };
 enum am_log_level { AM_LOGLEVEL_ERROR, AM_LOGLEVEL_WARNING, AM_LOGLEVEL_INFO,
 	AM_LOGLEVEL_DEBUG };
 
@@ -60,6 +63,8 @@ struct am_config {
 	char *path;                 /* file it was read from, or "(defaults)" */
 	/* daemon */
 	char *socket;
+	char *stats_socket;         /* "" = no metrics (AM_CONF_INET) */
+	int log_format;             /* enum am_log_format */
 	char *pidfile;
 	char *userid;
 	int syslog;

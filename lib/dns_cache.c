@@ -16,6 +16,9 @@
  * Thread safety: one mutex guards the table and list; it is never held
  * while the inner back end is asked, so a slow lookup does not block hits.
  * Two threads missing on the same name both ask; the later answer wins.
+ *
+ * Each lookup is counted in stats.h: asked, hit, sent on to the inner back
+ * end, and TEMPFAIL from it (the daemon's DNS metrics).
  */
 #include <pthread.h>
 #include <stdlib.h>
@@ -23,6 +26,7 @@
 
 #include "dns.h"
 #include "dns_priv.h"
+#include "stats.h"
 
 #define CACHE_TTL_MAX 86400
 #define CACHE_DEFAULT_ENTRIES 10000
@@ -204,9 +208,15 @@ cache_query(void *state, const char *name, int type,
 	pthread_mutex_lock(&c->mu);
 	*ans = lookup(c, h, key, klen, type);
 	pthread_mutex_unlock(&c->mu);
-	if (*ans != NULL)
+	am_stats_count(AM_STATS_DNS_LOOKUP);
+	if (*ans != NULL) {
+		am_stats_count(AM_STATS_DNS_CACHE_HIT);
 		return (*ans)->status;
+	}
+	am_stats_count(AM_STATS_DNS_QUERY);
 	st = am_dns_query(c->inner, name, type, ans, why);
+	if (st == AM_DNS_TEMPFAIL)
+		am_stats_count(AM_STATS_DNS_TEMPFAIL);
 	if (*ans != NULL && (ttl = keep_for(c, st, *ans)) > 0) {
 		pthread_mutex_lock(&c->mu);
 		store(c, h, key, klen, type, *ans, ttl);

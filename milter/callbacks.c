@@ -18,9 +18,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "callbacks.h"
 #include "log.h"
+#include "stats.h"
 
 static struct am_engine *engine;
 
@@ -31,6 +33,7 @@ struct conn {
 	char *mail_from;
 	char *auth_user;
 	struct am_msg *msg;
+	struct timespec t0;     /* the message's first callback (MAIL FROM) */
 	int broken;             /* out of memory: pass messages unjudged */
 	unsigned long nr;       /* SMFIP_NR_* steps the MTA agreed to */
 	int leadspc;            /* SMFIP_HDR_LEADSPC agreed: values carry
@@ -113,6 +116,7 @@ cb_envfrom(SMFICTX *ctx, char **argv)
 	if (c == NULL)
 		return SMFIS_ACCEPT;
 	msg_reset(c);
+	clock_gettime(CLOCK_MONOTONIC, &c->t0);
 	replace(&c->mail_from, argv[0]);
 	replace(&c->auth_user, smfi_getsymval(ctx, "{auth_authen}"));
 	return cont(c, SMFIP_NR_MAIL);
@@ -266,6 +270,31 @@ reply(SMFICTX *ctx, const struct am_verdict *v, const char *qid)
 	return SMFIS_CONTINUE;
 }
 
+/* Seconds since t0 (0 when t0 was never set). */
+static double
+seconds_since(const struct timespec *t0)
+{
+	struct timespec t;
+
+	if (t0->tv_sec == 0 && t0->tv_nsec == 0)
+		return 0;
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (double)(t.tv_sec - t0->tv_sec) + (t.tv_nsec - t0->tv_nsec) / 1e9;
+}
+
+/* The decision's log line: text (queue id, then the verdict) or JSON. */
+static void
+log_decision(const char *qid, const struct am_verdict *v, int format)
+{
+	struct am_buf j = AM_BUF_INIT(AM_VERDICT_JSON_MAX + 40960);
+
+	if (format == AM_LOGFORMAT_JSON && am_verdict_json(v, &j) == 0)
+		log_info("%s", am_buf_str(&j));
+	else
+		log_info("%s %s", qid, am_buf_str(&v->log));
+	am_buf_release(&j);
+}
+
 static sfsistat
 cb_eom(SMFICTX *ctx)
 {
@@ -282,7 +311,8 @@ cb_eom(SMFICTX *ctx)
 	v = am_msg_finish(m);
 	edit_headers(ctx, c, v, qid);
 	r = reply(ctx, v, qid);
-	log_info("%s %s", qid, am_buf_str(&v->log));
+	am_stats_verdict(v, seconds_since(&c->t0));
+	log_decision(qid, v, am_msg_config(m)->log_format);
 	msg_reset(c);
 	return r;
 }

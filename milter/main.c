@@ -40,6 +40,7 @@
 #include "dns.h"
 #include "log.h"
 #include "msg.h"
+#include "stats_http.h"
 
 #ifndef AM_SYSCONFDIR
 #define AM_SYSCONFDIR "/etc"
@@ -228,6 +229,7 @@ engine_setup(const struct am_config *c, struct am_dns **dns)
 static int
 run_daemon(const struct am_config *c, int foreground)
 {
+	struct am_stats_http *stats = am_stats_http_open(c->stats_socket);
 	struct am_engine *engine;
 	struct am_dns *dns;
 
@@ -248,9 +250,11 @@ run_daemon(const struct am_config *c, int foreground)
 	drop_privileges(c->userid);
 	engine = engine_setup(c, &dns);
 	am_callbacks_set_engine(engine);
+	am_stats_http_start(stats);
 	log_info("authmilter %s listening on %s", PACKAGE_VERSION, c->socket);
 	if (smfi_main() != MI_SUCCESS)
 		log_error("smfi_main returned an error");
+	stats = am_stats_http_stop(stats);
 	log_info("authmilter stopped");
 	am_engine_free(engine);
 	am_dns_free(dns);
