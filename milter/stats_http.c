@@ -41,6 +41,7 @@
 #define MAX_CLIENTS 16
 #define CLIENT_MS 5000
 #define REQ_MAX 4096
+#define ACCEPT_PAUSE_MS 100
 
 struct client {
 	int fd;                     /* -1: free slot */
@@ -57,6 +58,7 @@ struct am_stats_http {
 	int wake[2];                /* stop: a byte on wake[1] */
 	pthread_t thread;
 	int running;
+	long long accept_after;     /* accept failed (EMFILE): not before this */
 	struct client c[MAX_CLIENTS];
 };
 
@@ -260,8 +262,13 @@ accept_one(struct am_stats_http *h)
 {
 	int i, fd;
 
-	if ((fd = accept4(h->lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC)) < 0)
+	if ((fd = accept4(h->lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC)) < 0) {
+		/* out of descriptors: the backlog stays readable, so wait a
+		 * little instead of spinning on it */
+		if (errno != EAGAIN && errno != EINTR && errno != ECONNABORTED)
+			h->accept_after = now_ms() + ACCEPT_PAUSE_MS;
 		return;
+	}
 	for (i = 0; i < MAX_CLIENTS && h->c[i].fd >= 0; i++)
 		;
 	if (i == MAX_CLIENTS) {
@@ -296,10 +303,11 @@ prepare(struct am_stats_http *h, struct pollfd *fds, int *map, nfds_t *nfds)
 		fds[(*nfds)++] = (struct pollfd){ .fd = c->fd,
 		    .events = c->out.len > 0 ? POLLOUT : POLLIN };
 	}
-	if (busy < MAX_CLIENTS) {
+	if (busy < MAX_CLIENTS && t >= h->accept_after) {
 		map[*nfds] = -1;
 		fds[(*nfds)++] = (struct pollfd){ .fd = h->lfd, .events = POLLIN };
-	}
+	} else if (busy < MAX_CLIENTS && (next < 0 || h->accept_after < next))
+		next = h->accept_after;
 	return next < 0 ? -1 : (int)(next - t);
 }
 
