@@ -240,6 +240,8 @@ am_stats_write(struct am_buf *out)
 		  "Decision log records dropped." },
 		{ AM_STATS_REPORT_DROP, "authmilter_report_dropped_total",
 		  "Report records dropped from the report queue." },
+		{ AM_STATS_UNCHECKED, "authmilter_messages_unchecked_total",
+		  "Messages tempfailed without a verdict (out of memory, stopping)." },
 	};
 	size_t i;
 

@@ -16,7 +16,8 @@
  *                       and value, the time per message
  *   am_stats_count()    dns_cache.c (lookups, hits, queries sent on, their
  *                       temporary failures), the reload code (reloads),
- *                       the decision log and the report queue (drops)
+ *                       the decision log and the report queue (drops),
+ *                       the callbacks (a message tempfailed unchecked)
  *
  * Metrics (all counters end in _total; label values are fixed words):
  *   authmilter_messages_total{action}          accept reject quarantine tempfail
@@ -29,7 +30,7 @@
  *   authmilter_dns_lookups_total, _cache_hits_total, _queries_total,
  *   authmilter_dns_tempfail_total              through the cache layer
  *   authmilter_reloads_total, authmilter_log_dropped_total,
- *   authmilter_report_dropped_total
+ *   authmilter_report_dropped_total, authmilter_messages_unchecked_total
  */
 #ifndef AM_STATS_H
 #define AM_STATS_H
@@ -47,6 +48,8 @@ enum am_stats_counter {
 	AM_STATS_RELOAD,         /* a configuration reload took effect */
 	AM_STATS_LOG_DROP,       /* a decision log record was dropped */
 	AM_STATS_REPORT_DROP,    /* a report queue record was dropped */
+	AM_STATS_UNCHECKED,      /* a message tempfailed without a verdict
+	                            (out of memory, daemon stopping) */
 	AM_STATS_NCOUNTERS
 };
 

@@ -262,6 +262,7 @@ test_page(void **state)
 	HAS("authmilter_dns_cache_hits_total", 1);
 	HAS("authmilter_log_dropped_total", 0);
 	HAS("authmilter_report_dropped_total", 0);
+	HAS("authmilter_messages_unchecked_total", 0);
 	assert_non_null(strstr(p, "# TYPE authmilter_message_duration_seconds histogram\n"));
 	assert_non_null(strstr(p, "# TYPE authmilter_messages_total counter\n"));
 	am_buf_release(&page);
