@@ -29,6 +29,7 @@ static const char *const spf_words[] = { "off", "mailfrom", "helo+mailfrom", NUL
 static const char *const log_words[] = { "error", "warning", "info", "debug", NULL };
 static const char *const onoff_words[] = { "off", "on", NULL };
 static const char *const dmarc_words[] = { "off", "rfc9989", "rfc7489", NULL };
+static const char *const logformat_words[] = { "text", "json", NULL };
 static const char *const facility_words[] = { "mail", "daemon", "user", "local0",
 	"local1", "local2", "local3", "local4", "local5", "local6", "local7", NULL };
 
@@ -83,6 +84,8 @@ static const struct am_conf_opt options[] = {
 	{ "ReportPeriod", AM_CONF_ENUM, "day", OFF(report_period), period_words, 0, 0 },
 	{ "ReportRetention", AM_CONF_UINT, "30", OFF(report_retention), NULL, 1, 3650 },
 	{ "ReportSendmail", AM_CONF_STRING, "/usr/sbin/sendmail -oi", OFF(report_sendmail), NULL, 0, 0 },
+	{ "StatsSocket", AM_CONF_INET, "", OFF(stats_socket), NULL, 0, 0 },
+	{ "LogFormat", AM_CONF_ENUM, "text", OFF(log_format), logformat_words, 0, 0 },
 	{ NULL, 0, NULL, 0, NULL, 0, 0 },
 };
 
@@ -467,10 +470,18 @@ store(struct am_config *c, const struct am_conf_opt *o, const char *value,
 	case AM_CONF_PATH:
 	case AM_CONF_SOCKET:
 	case AM_CONF_DOMAIN:
+	case AM_CONF_INET:
 		if (o->type == AM_CONF_SOCKET && am_config_socket_check(value, why) != 0)
 			return -1;
 		if (o->type == AM_CONF_DOMAIN && domain_check(value, why) != 0)
 			return -1;
+		if (o->type == AM_CONF_INET && *value != '\0' &&
+		    (strncmp(value, "inet", 4) != 0 ||
+		    am_config_socket_check(value, why) != 0)) {
+			if (strncmp(value, "inet", 4) != 0)
+				am_buf_setf(why, "\"%s\" is not inet:port@host or inet6:port@host", value);
+			return -1;
+		}
 		free(*(char **)field);
 		if ((*(char **)field = strdup(value)) == NULL)
 			goto nomem;
@@ -645,7 +656,8 @@ am_config_set(struct am_config *c, const char *keyword, const char *value,
 	if (*value == '\0' && o->type != AM_CONF_STRING && o->type != AM_CONF_PATH &&
 	    o->type != AM_CONF_DOMAIN &&
 	    o->type != AM_CONF_STRLIST && o->type != AM_CONF_CIDRLIST &&
-	    o->type != AM_CONF_HOSTLIST && o->type != AM_CONF_SERVERS) {
+	    o->type != AM_CONF_HOSTLIST && o->type != AM_CONF_SERVERS &&
+	    o->type != AM_CONF_INET) {
 		am_buf_setf(why, "%s:%u: %s: missing value", file, line, o->name);
 		return -1;
 	}
@@ -777,7 +789,8 @@ am_config_free(struct am_config *c)
 	for (o = options; o->name != NULL; o++) {
 		field = (char *)c + o->off;
 		if (o->type == AM_CONF_STRING || o->type == AM_CONF_PATH ||
-		    o->type == AM_CONF_SOCKET || o->type == AM_CONF_DOMAIN)
+		    o->type == AM_CONF_SOCKET || o->type == AM_CONF_DOMAIN ||
+		    o->type == AM_CONF_INET)
 			free(*(char **)field);
 		else if (o->type == AM_CONF_STRLIST || o->type == AM_CONF_SERVERS)
 			strlist_clear(field);
@@ -807,6 +820,7 @@ dump_value(const struct am_config *c, const struct am_conf_opt *o, struct am_buf
 	case AM_CONF_PATH:
 	case AM_CONF_SOCKET:
 	case AM_CONF_DOMAIN:
+	case AM_CONF_INET:
 		am_buf_adds(out, *(char *const *)field);
 		break;
 	case AM_CONF_BOOL:

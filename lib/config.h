@@ -42,6 +42,8 @@ enum am_conf_type {
 	AM_CONF_SERVERS,   /* name servers: IP, IP@port, [IPv6]@port */
 	AM_CONF_MODE,      /* file mode in octal, 0000..0777 */
 	AM_CONF_DOMAIN,    /* a domain name in ASCII (A-labels), or empty */
+	AM_CONF_INET,      /* "" (off), or inet:port[@host], inet6:port[@host]
+	                      (host may be [IPv6]) */
 };
 
 struct am_strlist {
@@ -57,6 +59,7 @@ struct am_hostlist {
 
 enum am_dmarc_mode { AM_DMARCMODE_OFF, AM_DMARCMODE_RFC9989, AM_DMARCMODE_RFC7489 };
 enum am_spf_mode { AM_SPFMODE_OFF, AM_SPFMODE_MAILFROM, AM_SPFMODE_HELO_MAILFROM };
+enum am_log_format { AM_LOGFORMAT_TEXT, AM_LOGFORMAT_JSON };
 enum am_log_level { AM_LOGLEVEL_ERROR, AM_LOGLEVEL_WARNING, AM_LOGLEVEL_INFO,
 	AM_LOGLEVEL_DEBUG };
 
@@ -66,6 +69,8 @@ struct am_config {
 	char *socket;
 	unsigned socket_mode;       /* unix socket: chmod to this */
 	char *socket_group;         /* unix socket: chgrp to this ("": none) */
+	char *stats_socket;         /* "" = no metrics (AM_CONF_INET) */
+	int log_format;             /* enum am_log_format */
 	char *pidfile;
 	char *userid;
 	int syslog;

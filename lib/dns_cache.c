@@ -18,6 +18,9 @@
  * Two threads missing on the same name both ask; the later answer wins.
  * A query's deadline (struct am_dns_ctl) goes to the inner back end; a hit
  * sets ctl->from_cache for the per-message trace.
+ *
+ * Each lookup is counted in stats.h: asked, hit, sent on to the inner back
+ * end, and TEMPFAIL from it (the daemon's DNS metrics).
  */
 #include <pthread.h>
 #include <stdlib.h>
@@ -25,6 +28,7 @@
 
 #include "dns.h"
 #include "dns_priv.h"
+#include "stats.h"
 
 #define CACHE_TTL_MAX 86400
 #define CACHE_DEFAULT_ENTRIES 10000
@@ -206,11 +210,16 @@ cache_query_ctl(void *state, const char *name, int type,
 	pthread_mutex_lock(&c->mu);
 	*ans = lookup(c, h, key, klen, type);
 	pthread_mutex_unlock(&c->mu);
+	am_stats_count(AM_STATS_DNS_LOOKUP);
 	if (*ans != NULL) {
+		am_stats_count(AM_STATS_DNS_CACHE_HIT);
 		ctl->from_cache = 1;
 		return (*ans)->status;
 	}
+	am_stats_count(AM_STATS_DNS_QUERY);
 	st = am_dns_query_ctl(c->inner, name, type, ctl, ans, why);
+	if (st == AM_DNS_TEMPFAIL)
+		am_stats_count(AM_STATS_DNS_TEMPFAIL);
 	if (*ans != NULL && (ttl = keep_for(c, st, *ans)) > 0) {
 		pthread_mutex_lock(&c->mu);
 		store(c, h, key, klen, type, *ans, ttl);

@@ -566,3 +566,9 @@ am_action_name(enum am_action a)
 	}
 	return "accept";
 }
+
+const struct am_config *
+am_msg_config(const struct am_msg *m)
+{
+	return m->e->conf;
+}

@@ -169,4 +169,18 @@ struct am_msg *am_msg_free(struct am_msg *m);
 /* "accept", "reject", ... */
 const char *am_action_name(enum am_action a);
 
+/* The configuration the message is judged by (its engine's). */
+const struct am_config *am_msg_config(const struct am_msg *m);
+
+/* Soft cap of am_verdict_json()'s object: DKIM results past it are counted. */
+#define AM_VERDICT_JSON_MAX 8192
+/*
+ * Append the verdict as one JSON object (no newline) to out, the fields of
+ * the log line under stable names (msg_verdict_json.c, authmilter.conf(5)
+ * LogFormat). Strings are escaped per RFC 8259, ill-formed UTF-8 replaced
+ * by U+FFFD. 0, or -1 when out was truncated (nothing or a cut object was
+ * appended: do not log it).
+ */
+int am_verdict_json(const struct am_verdict *v, struct am_buf *out);
+
 #endif

@@ -27,10 +27,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "callbacks.h"
 #include "gen.h"
 #include "log.h"
+#include "stats.h"
 
 struct conn {
 	char client_ip[64];
@@ -44,6 +46,7 @@ struct conn {
 	struct am_gen *gen;     /* the generation msg runs on (a reference) */
 	const char *unjudged;   /* why this message cannot be judged (it is
 	                           tempfailed), or NULL */
+	struct timespec t0;     /* the message's first callback (MAIL FROM) */
 	unsigned long nr;       /* SMFIP_NR_* steps the MTA agreed to */
 	int leadspc;            /* SMFIP_HDR_LEADSPC agreed: values carry
 	                           the space after the colon, both ways */
@@ -129,6 +132,7 @@ cb_envfrom(SMFICTX *ctx, char **argv)
 	if (c == NULL)
 		return SMFIS_TEMPFAIL;
 	msg_reset(c);
+	clock_gettime(CLOCK_MONOTONIC, &c->t0);
 	replace(&c->mail_from, argv[0]);
 	replace(&c->auth_user, smfi_getsymval(ctx, "{auth_authen}"));
 	return cont(c, SMFIP_NR_MAIL);
@@ -326,11 +330,37 @@ tempfail_unjudged(SMFICTX *ctx, const char *why, const char *qid)
 	if (smfi_setreply(ctx, "451", "4.3.0",
 	    "Message could not be checked, try again later") != MI_SUCCESS)
 		log_warnx("%s: could not set the SMTP reply", qid);
+	am_stats_count(AM_STATS_UNCHECKED);
 	if (am_gen_log_begin()) {
 		log_info("%s action=tempfail not checked (%s)", qid, why);
 		am_gen_log_end();
 	}
 	return SMFIS_TEMPFAIL;
+}
+
+/* Seconds since t0 (0 when t0 was never set). */
+static double
+seconds_since(const struct timespec *t0)
+{
+	struct timespec t;
+
+	if (t0->tv_sec == 0 && t0->tv_nsec == 0)
+		return 0;
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (double)(t.tv_sec - t0->tv_sec) + (t.tv_nsec - t0->tv_nsec) / 1e9;
+}
+
+/* The decision's log line: text (queue id, then the verdict) or JSON. */
+static void
+log_decision(const char *qid, const struct am_verdict *v, int format)
+{
+	struct am_buf j = AM_BUF_INIT(AM_VERDICT_JSON_MAX + 40960);
+
+	if (format == AM_LOGFORMAT_JSON && am_verdict_json(v, &j) == 0)
+		log_info("%s", am_buf_str(&j));
+	else
+		log_info("%s %s", qid, am_buf_str(&v->log));
+	am_buf_release(&j);
 }
 
 static sfsistat
@@ -354,8 +384,9 @@ cb_eom(SMFICTX *ctx)
 	v = am_msg_finish(m);
 	edit_headers(ctx, c, v, qid);
 	r = reply(ctx, v, qid);
+	am_stats_verdict(v, seconds_since(&c->t0));
 	if (am_gen_log_begin()) {
-		log_info("%s %s", qid, am_buf_str(&v->log));
+		log_decision(qid, v, am_msg_config(m)->log_format);
 		am_log_dns_trace(qid, m);
 		am_gen_log_end();
 	} else

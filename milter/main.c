@@ -78,6 +78,8 @@
 #include "log.h"
 #include "msg.h"
 #include "report.h"
+#include "stats.h"
+#include "stats_http.h"
 
 #ifndef AM_SYSCONFDIR
 #define AM_SYSCONFDIR "/etc"
@@ -612,6 +614,7 @@ reload(const char *path)
 	am_log_set_level(g->conf->log_level);
 	am_gen_install(g, on_retired_idle);
 	log_info("reloaded %s (configuration %lu)", path, g->nr);
+	am_stats_reload();
 	am_gen_reap();
 	am_buf_release(&why);
 	return;
@@ -697,6 +700,7 @@ static int
 run_daemon(struct am_config *c, int foreground)
 {
 	struct am_buf why = AM_BUF_INIT(1024);
+	struct am_stats_http *stats = am_stats_http_open(c->stats_socket);
 	struct am_engine *engine;
 	struct am_dns *dns;
 	struct am_gen *g;
@@ -740,8 +744,10 @@ run_daemon(struct am_config *c, int foreground)
 	if ((g = gen_with_reporter(c, 0, dns, engine, &why)) == NULL)
 		fatal("ReportStore %s: %s", c->report_store, am_buf_str(&why));
 	am_gen_install(g, on_retired_idle);
+	am_stats_http_start(stats);
 	log_info("authmilter %s listening on %s", PACKAGE_VERSION, c->socket);
 	left = serve(path);
+	stats = am_stats_http_stop(stats);
 	if (c->pidfile != NULL && *c->pidfile != '\0')
 		(void)unlink(c->pidfile);
 	if (left > 0) {
