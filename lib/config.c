@@ -56,7 +56,7 @@ static const struct am_conf_opt options[] = {
 	{ "TrustedNetworks", AM_CONF_CIDRLIST, "127.0.0.1/32, ::1/128", OFF(trusted_networks), NULL, 0, 0 },
 	{ "SkipAuthenticated", AM_CONF_BOOL, "yes", OFF(skip_authenticated), bool_words, 0, 0 },
 	{ "MaxHeaders", AM_CONF_UINT, "1000", OFF(max_headers), NULL, 10, 100000 },
-	{ "MaxHeaderBytes", AM_CONF_UINT, "1048576", OFF(max_header_bytes), NULL, 1024, 67108864 },
+	{ "MaxHeaderBytes", AM_CONF_UINT, "262144", OFF(max_header_bytes), NULL, 1024, 67108864 },
 	{ "SPFMode", AM_CONF_ENUM, "helo+mailfrom", OFF(spf_mode), spf_words, 0, 0 },
 	{ "SPFTimeout", AM_CONF_DURATION, "20s", OFF(spf_timeout_ms), NULL, 20000, 240000 },
 	{ "DKIMMode", AM_CONF_ENUM, "on", OFF(dkim_mode), onoff_words, 0, 0 },

@@ -750,6 +750,11 @@ run_daemon(struct am_config *c, int foreground)
 	stats = am_stats_http_stop(stats);
 	if (c->pidfile != NULL && *c->pidfile != '\0')
 		(void)unlink(c->pidfile);
+	/* libmilter removes a unix socket only when smfi_main() has returned,
+	 * which serve() does not wait for: remove ours (start-up made sure
+	 * no other daemon had it). */
+	if (strncmp(c->socket, "unix:", 5) == 0 || strncmp(c->socket, "local:", 6) == 0)
+		(void)unlink(strchr(c->socket, ':') + 1);
 	if (left > 0) {
 		/* Threads may still be inside an engine: no exit handlers. */
 		fflush(NULL);

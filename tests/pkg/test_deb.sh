@@ -118,12 +118,16 @@ got=$(stat -c '%a %U:%G' /var/spool/postfix/authmilter 2>&1)
 grep -q -x /etc/authmilter.conf /var/lib/dpkg/info/authmilter.conffiles &&
     e2e_ok "conffile" || e2e_fail "conffile" "/etc/authmilter.conf is not a conffile"
 UNIT=/lib/systemd/system/authmilter.service
-if systemd-analyze verify "$UNIT" >"$E2E_DIR/verify.out" 2>&1 &&
+RUNIT=/lib/systemd/system/authmilter-report.service
+RTIMER=/lib/systemd/system/authmilter-report.timer
+if systemd-analyze verify "$UNIT" "$RUNIT" "$RTIMER" >"$E2E_DIR/verify.out" 2>&1 &&
     ! grep -q . "$E2E_DIR/verify.out"; then
-	e2e_ok "systemd-analyze verify"
+	e2e_ok "systemd-analyze verify (daemon, report service and timer)"
 else
 	e2e_fail "systemd-analyze verify" "$(head -c 500 "$E2E_DIR/verify.out")"
 fi
+[ -x /usr/sbin/authmilter-report ] && e2e_ok "authmilter-report installed" ||
+    e2e_fail "authmilter-report" "not installed"
 for k in 'ProtectSystem=strict' 'NoNewPrivileges=yes' 'PrivateTmp=yes' \
     'CapabilityBoundingSet=' 'RuntimeDirectory=authmilter' \
     'StateDirectory=authmilter' 'User=authmilter' \
