@@ -206,6 +206,11 @@ struct am_reporter_opts {
 	 */
 	void (*warn)(void *arg, const char *msg);
 	void *warn_arg;
+	/* Called with every number of rows dropped (queue full, store failed,
+	 * copy failed), with no lock held, from any thread; NULL: not told.
+	 * For the daemon's metrics. */
+	void (*dropped)(void *arg, uint64_t n);
+	void *dropped_arg;
 	unsigned warn_interval;
 	/* Clock for the warning rate limit; NULL: CLOCK_MONOTONIC seconds. */
 	int64_t (*now)(void *arg);

@@ -126,6 +126,8 @@ commit_batch(struct am_reporter *r, struct am_report_row **batch, size_t n)
 	warn = warning_due(r, msg, sizeof(msg));
 	pthread_mutex_unlock(&r->mu);
 	am_buf_release(&why);
+	if (rc != 0 && r->o.dropped != NULL)
+		r->o.dropped(r->o.dropped_arg, n);
 	if (warn)
 		r->o.warn(r->o.warn_arg, msg);
 	/* finished only now, so a flush returns after the warning is out */
@@ -253,6 +255,8 @@ am_report_submit(struct am_reporter *r, const struct am_report_row *row)
 	}
 	pthread_mutex_unlock(&r->mu);
 	am_report_row_free(c);
+	if (rc != 0 && r->o.dropped != NULL)
+		r->o.dropped(r->o.dropped_arg, 1);
 	if (warn)
 		r->o.warn(r->o.warn_arg, msg);
 	return rc;

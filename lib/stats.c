@@ -57,6 +57,13 @@ am_stats_count(enum am_stats_counter c)
 }
 
 void
+am_stats_add(enum am_stats_counter c, unsigned long long n)
+{
+	if ((unsigned)c < AM_STATS_NCOUNTERS)
+		__atomic_add_fetch(&st.count[c], n, __ATOMIC_RELAXED);
+}
+
+void
 am_stats_reload(void)
 {
 	am_stats_count(AM_STATS_RELOAD);

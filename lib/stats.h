@@ -63,6 +63,8 @@ enum am_stats_counter {
 void am_stats_verdict(const struct am_verdict *v, double seconds);
 /* Add one to counter c. Any thread. */
 void am_stats_count(enum am_stats_counter c);
+/* Add n to counter c. Any thread. */
+void am_stats_add(enum am_stats_counter c, unsigned long long n);
 /* A reload took effect (am_stats_count(AM_STATS_RELOAD)). */
 void am_stats_reload(void);
 /* Current value of counter c (for tests and logs). */

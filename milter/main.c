@@ -508,6 +508,14 @@ report_warn(void *arg, const char *msg)
 	log_warnx("DMARC reports: %s", msg);
 }
 
+/* Dropped report rows, counted for the metrics page. */
+static void
+report_dropped(void *arg, uint64_t n)
+{
+	(void)arg;
+	am_stats_add(AM_STATS_REPORT_DROP, n);
+}
+
 /*
  * The reporter of ReportStore, or NULL when reporting is off (no store,
  * or no reporter identity: ReportOrgName and ReportEmail). -1 in *err with
@@ -529,6 +537,7 @@ reporter_open(const struct am_config *c, int *err, struct am_buf *why)
 	}
 	memset(&o, 0, sizeof(o));
 	o.warn = report_warn;
+	o.dropped = report_dropped;
 	if ((r = am_reporter_open(c->report_store, &o, why)) == NULL)
 		*err = -1;
 	return r;

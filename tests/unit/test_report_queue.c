@@ -410,12 +410,20 @@ test_queue_full_drops(void **state)
 	am_reporter_free(r);
 }
 
+/* The dropped callback (the daemon's metrics): every drop, told. */
+static void
+count_dropped(void *arg, uint64_t n)
+{
+	__atomic_add_fetch((uint64_t *)arg, n, __ATOMIC_RELAXED);
+}
+
 /* A failing store: rows dropped and counted, warnings once a minute. */
 static void
 test_queue_store_fails(void **state)
 {
 	struct warnings w = { 0, "", 1000 };
 	struct am_reporter_opts o = opts(100, 5, &w);
+	uint64_t told = 0;
 	struct am_report_stats st;
 	struct am_reporter *r;
 	struct am_report_row row;
@@ -425,6 +433,8 @@ test_queue_store_fails(void **state)
 	(void)state;
 	fake_init(&f);
 	f.fail = 1;
+	o.dropped = count_dropped;
+	o.dropped_arg = &told;
 	r = am_reporter_new(&fake_sink, &f, &o, NULL);
 	base_row(&row);
 	for (i = 0; i < 5; i++)
@@ -459,6 +469,7 @@ test_queue_store_fails(void **state)
 	am_reporter_stats(r, &st);
 	assert_int_equal(st.committed, 1);
 	assert_int_equal(st.dropped_store, 10);
+	assert_int_equal(__atomic_load_n(&told, __ATOMIC_RELAXED), 10);
 	am_reporter_free(r);
 }
 
