@@ -188,8 +188,10 @@ ip4_network(const char *p, size_t n, struct am_addr *a)
 		if (part > 0 && (i >= n || p[i++] != '.'))
 			return -1;
 		start = i;
+		/* sum at most 4 digits: more are refused below anyway */
 		for (v = 0; i < n && isdigit((unsigned char)p[i]); i++)
-			v = v * 10 + (p[i] - '0');
+			if (i - start < 4)
+				v = v * 10 + (p[i] - '0');
 		if (i == start || i - start > 3 || v > 255 ||
 		    (p[start] == '0' && i - start > 1))
 			return -1;

@@ -67,6 +67,10 @@ static const struct parse_case parse_cases[] = {
 	{ "ip4 dual cidr", "v=spf1 ip4:1.2.3.4//32", NOK },
 	{ "ip4 bare", "v=spf1 ip4", NOK },
 	{ "ip4 octet 256", "v=spf1 ip4:1.2.3.256", NOK },
+	/* issue 9 item 14: the octet was summed into an int without a bound */
+	{ "ip4 octet past INT_MAX", "v=spf1 ip4:99999999999 -all", NOK },
+	{ "ip4 last octet past INT_MAX", "v=spf1 ip4:1.2.3.99999999999999999999",
+	    NOK },
 	{ "ip6 /129", "v=spf1 ip6:::1/129", NOK },
 	{ "ip6 dual cidr", "v=spf1 ip6:::1//33", NOK },
 	{ "ip6 bad", "v=spf1 ip6::CAFE::BABE", NOK },
