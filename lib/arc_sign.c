@@ -435,7 +435,8 @@ make_ams(struct seal *s, const struct am_arc *a, struct am_buf *why)
 	    (view.v = calloc(hdrs->n + 1, sizeof(*view.v))) != NULL) {
 		view.n = hdrs->n + 1;
 		view.v[0] = s->faar;
-		memcpy(view.v + 1, hdrs->v, hdrs->n * sizeof(*view.v));
+		if (hdrs->n > 0)   /* hdrs->v is NULL with no fields */
+			memcpy(view.v + 1, hdrs->v, hdrs->n * sizeof(*view.v));
 		EVP_EncodeBlock(bh64, bh, (int)bhlen);
 		ams_value(s, (const char *)bh64, am_buf_str(&h), "");
 		if ((dlen = am_dkim_hash_headers(&sp, &view, &s->fams, dig)) &&
