@@ -75,6 +75,13 @@ am_hdrs_add(struct am_hdrs *h, const char *name, const char *value, size_t vlen)
 		free(f.name);
 		return AM_HDR_NOMEM;
 	}
+	/* bare LFs grew the value: the cap counts what is stored, so that
+	 * bytes never passes max_bytes (max_bytes - bytes would wrap) */
+	if (nlen + f.vlen > h->max_bytes - h->bytes) {
+		free(f.name);
+		free(f.value);
+		return AM_HDR_TOO_BIG;
+	}
 	h->v[h->n++] = f;
 	h->bytes += nlen + f.vlen;
 	return AM_HDR_OK;
