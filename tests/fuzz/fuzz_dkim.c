@@ -2,16 +2,92 @@
 /*
  * libFuzzer target for the DKIM parsers of hostile input: the first byte
  * picks the DKIM-Signature parser (lib/dkim_sig.c, with the tag-list parser
- * of lib/dkim_tag.c under it) or the key record parser (lib/dkim_key.c,
- * which also decodes base64 and hands DER to OpenSSL). Run by
- * run_fuzz_dkim.sh for a bounded time in make check.
+ * of lib/dkim_tag.c under it; low bits 01), the key record parser
+ * (lib/dkim_key.c, which also decodes base64 and hands DER to OpenSSL; 00)
+ * or a whole message (bit 1 set): a header block (see fuzz_hdrs.h), an
+ * empty line and the body through the verifier (lib/dkim.c: header and
+ * body canonicalization, l=, h= selection, key fetch on a fake DNS that
+ * gives every selector the same Ed25519 key, RFC 8463 s.A.2). Run by
+ * run_fuzz.sh.
  */
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
+#include "dkim.h"
 #include "dkim_int.h"
+#include "fuzz_hdrs.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+static const char key_txt[] = "v=DKIM1; k=ed25519; "
+    "p=11qYAYKxCrfVS/7TyWQHOg7hcvPapiMlrwIaaPcHURo=";
+
+static enum am_dns_status
+fake_query(void *state, const char *name, int type,
+    struct am_dns_answer **ans, struct am_buf *why)
+{
+	struct am_dns_answer *a;
+
+	(void)state;
+	(void)why;
+	if (type != AM_DNS_T_TXT || strstr(name, "._domainkey.") == NULL) {
+		*ans = am_dns_answer_new(AM_DNS_NXDOMAIN, type, 0);
+		return *ans != NULL ? AM_DNS_NXDOMAIN : AM_DNS_TEMPFAIL;
+	}
+	if ((a = am_dns_answer_new(AM_DNS_OK, type, 1)) == NULL)
+		return AM_DNS_TEMPFAIL;
+	a->rr[0].type = type;
+	a->rr[0].ttl = 60;
+	if ((a->rr[0].text = strdup(key_txt)) == NULL) {
+		am_dns_answer_free(a);
+		return AM_DNS_TEMPFAIL;
+	}
+	a->rr[0].textlen = sizeof(key_txt) - 1;
+	*ans = a;
+	return AM_DNS_OK;
+}
+
+static const struct am_dns_backend fake_backend = {
+	.name = "fuzz", .query = fake_query, .close = NULL,
+};
+
+/* A whole message through the verifier. */
+static void
+verify_message(const char *s, size_t size)
+{
+	struct am_dkim_conf conf = { 1024, 10, 1700000000, NULL };
+	const char *sep;
+	size_t hlen = size, blen = 0, i;
+	struct am_hdrs h;
+	struct am_dns *d;
+	struct am_dkim *k;
+
+	if ((sep = memmem(s, size, "\n\n", 2)) != NULL ||
+	    (sep = memmem(s, size, "\n\r\n", 3)) != NULL) {
+		hlen = (size_t)(sep - s) + 1;
+		blen = size - hlen - (sep[1] == '\r' ? 2 : 1);
+	}
+	if ((d = am_dns_new(&fake_backend, NULL)) == NULL)
+		return;
+	if ((k = am_dkim_new(&conf, d)) != NULL) {
+		am_hdrs_init(&h, 1000, 1 << 20);
+		fuzz_hdrs_fill(&h, s, hlen);
+		am_dkim_headers(k, &h);
+		/* in two chunks, split where the body's first byte says */
+		i = blen > 0 ? (unsigned char)s[size - blen] % (blen + 1) : 0;
+		am_dkim_body(k, (const unsigned char *)s + size - blen, i);
+		am_dkim_body(k, (const unsigned char *)s + size - blen + i,
+		    blen - i);
+		am_dkim_finish(k);
+		for (i = 0; i < am_dkim_count(k); i++)
+			if (am_dkim_sig(k, i) == NULL)
+				__builtin_trap();
+		am_dkim_free(k);
+		am_hdrs_release(&h);
+	}
+	am_dns_free(d);
+}
 
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -22,6 +98,10 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	if (size == 0)
 		return 0;
+	if (data[0] & 2) {
+		verify_message((const char *)data + 1, size - 1);
+		return 0;
+	}
 	if (data[0] & 1) {
 		(void)am_dkim_sig_parse((const char *)data + 1, size - 1, &sp,
 		    &why);
