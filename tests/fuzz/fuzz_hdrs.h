@@ -4,7 +4,8 @@
  * whole headers (fuzz_from, fuzz_arc). The input is a header block as an
  * MTA would hand it over: "Name: value" fields, a line starting with a
  * space or tab continues the previous field; a line without a colon is
- * skipped. Values keep their folding line breaks.
+ * skipped. Values keep their folding line breaks. The list's caps must
+ * hold after every add (lib/hdr.c).
  */
 #ifndef AM_FUZZ_HDRS_H
 #define AM_FUZZ_HDRS_H
@@ -53,6 +54,9 @@ fuzz_hdrs_fill(struct am_hdrs *h, const char *p, size_t n)
 			if (vlen > 0 && colon[vlen] == '\r')
 				vlen--;
 			(void)am_hdrs_add(h, name, colon + 1, vlen);
+			/* the caps hold whatever was added */
+			if (h->bytes > h->max_bytes || h->n > h->max_count)
+				__builtin_trap();
 		}
 		p += len;
 		n -= len;
