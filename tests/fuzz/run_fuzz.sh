@@ -13,6 +13,7 @@
 # so a UBSan report aborts; the grep is the second lock). On failure the
 # work directory (log, crash-* / leak-* / timeout-* inputs) is kept and
 # the log is shown; on success it is removed unless FUZZ_KEEP is set.
+# FUZZ_FLAGS adds libFuzzer options (-len_control=0, -dict=FILE, ...).
 set -u
 t=${1:?usage: run_fuzz.sh TARGET [SECONDS]}
 secs=${2:-${FUZZ_SECONDS:-10}}
@@ -36,6 +37,7 @@ UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1${UBSAN_OPTIONS:+:$UBSAN_OPTIONS
 export UBSAN_OPTIONS
 "$bin" -max_total_time="$secs" -timeout=10 -rss_limit_mb=2048 \
     -max_len="$maxlen" -print_final_stats=1 -artifact_prefix="$work/" \
+    ${FUZZ_FLAGS:-} \
     "$work/corpus" "$seeds" >"$work/log" 2>&1
 rc=$?
 if [ $rc -ne 0 ] || grep -E -q 'runtime error|ERROR: AddressSanitizer|ERROR: LeakSanitizer|ERROR: libFuzzer|SUMMARY: [A-Za-z]*Sanitizer|deadly signal' "$work/log"; then
