@@ -558,14 +558,17 @@ find_option(const char *keyword)
 	return NULL;
 }
 
-/* 1 when a value starts with '#' or has one after white space: a comment. */
+/* 1 when a value starts with '#' or has one after white space (or, in a
+ * list, after a comma: "a,# old" would read as the entries "#" and "old",
+ * and the dump writes them back as "a, #, old"): a comment. */
 static int
-trailing_comment(const char *value)
+trailing_comment(const char *value, int list)
 {
 	const char *p;
 
 	for (p = value; (p = strchr(p, '#')) != NULL; p++)
-		if (p == value || isspace((unsigned char)p[-1]))
+		if (p == value || isspace((unsigned char)p[-1]) ||
+		    (list && p[-1] == ','))
 			return 1;
 	return 0;
 }
@@ -647,7 +650,7 @@ am_config_set(struct am_config *c, const char *keyword, const char *value,
 		am_buf_setf(why, "%s:%u: unknown keyword \"%s\"", file, line, keyword);
 		return -1;
 	}
-	if (trailing_comment(value)) {
+	if (trailing_comment(value, is_list(o) || o->type == AM_CONF_SERVERS)) {
 		am_buf_setf(why, "%s:%u: %s: \"%s\": a comment must stand on a line "
 		    "of its own ('#' after white space in a value)", file, line,
 		    o->name, value);

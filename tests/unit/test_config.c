@@ -55,6 +55,9 @@ static const struct err_case err_cases[] = {
 	{ "authserv-id utf-8", "AuthservID m\xc3\xbcller.example\n", "is not a domain name (write U-labels as A-labels" },
 	{ "list comment", "AuthservIDAliases a.example, b.example # old ones\n", ":1: AuthservIDAliases: \"a.example, b.example # old ones\": a comment must stand" },
 	{ "value is a comment", "DMARCIgnoreDomains # none yet\n", ":1: DMARCIgnoreDomains: \"# none yet\": a comment must stand" },
+	/* fuzz_config: accepted, dumped as "a.example, #, old" that did not load */
+	{ "list comment after a comma", "AuthservIDAliases a.example,# old\n", ":1: AuthservIDAliases: \"a.example,# old\": a comment must stand" },
+	{ "server list comment after a comma", "DNSServer 127.0.0.1,#x\n", ":1: DNSServer: \"127.0.0.1,#x\": a comment must stand" },
 };
 
 /* Write text to a temporary file; returns its malloc'd path. */
