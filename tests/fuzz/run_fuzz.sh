@@ -2,7 +2,7 @@
 # SPDX-License-Identifier: BSD-2-Clause
 # Run one libFuzzer target: run_fuzz.sh TARGET [SECONDS]
 #
-# TARGET is spf, dkim, from, dmarc, authres, arc, dns or config (the
+# TARGET is spf, dkim, from, dmarc, authres, arc, dns, config or report (the
 # program tests/fuzz/fuzz_TARGET); it runs for SECONDS (default 10, or
 # $FUZZ_SECONDS) on the seeds in tests/fuzz/corpus_TARGET. make check runs
 # each target for the default through run_fuzz_TARGET.sh; long-run.sh
