@@ -11,10 +11,12 @@
  *
  * Input: the first byte picks the type asked (bits 1-3) and how the reply
  * is made (bit 0): 1 = the input's 12-byte header with the query's ID and
- * QDCOUNT 1, then the query's question, then the rest of the input (the
- * answer, authority and additional sections); 0 = the input as it is, with
- * only the query's ID written over its first two bytes. Run by
- * run_fuzz.sh.
+ * QDCOUNT 1, QR set and opcode QUERY, then the query's question, then the
+ * rest of the input (the answer, authority and additional sections); 0 =
+ * the input as it is, with only the query's ID written over its first two
+ * bytes. Each reply is followed by a matching NXDOMAIN, which the back end
+ * reads only when it ignored the first (unparsable, or not an answer to
+ * its query: RFC 5452). Run by run_fuzz.sh.
  */
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -69,6 +71,7 @@ make_reply(const uint8_t *q, size_t qn, uint8_t *out)
 	if (n > 0 && (input[0] & 1) && n >= 13 &&
 	    (ql = question_len(q, qn)) > 0 && n - 13 + 12 + ql <= REPLY_MAX) {
 		memcpy(out, input + 1, 12);
+		out[2] = (uint8_t)((out[2] | 0x80) & ~0x78); /* QR, QUERY */
 		out[4] = 0;
 		out[5] = 1;
 		memcpy(out + 12, q + 12, ql);
@@ -81,6 +84,26 @@ make_reply(const uint8_t *q, size_t qn, uint8_t *out)
 	if (n >= 2 && qn >= 2)
 		memcpy(out, q, 2);
 	return n;
+}
+
+/*
+ * After each reply, which the back end ignores when it does not parse or
+ * does not match its query (RFC 5452), a plain NXDOMAIN that does, so that
+ * it need not wait for its timeout: the query's header and question with QR and
+ * RCODE 3 set and no other records. Its length, or 0.
+ */
+static size_t
+make_fallback(const uint8_t *q, size_t qn, uint8_t *out)
+{
+	size_t ql;
+
+	if ((ql = question_len(q, qn)) == 0)
+		return 0;
+	memcpy(out, q, 12 + ql);
+	out[2] = (uint8_t)((q[2] & 0x79) | 0x80);
+	out[3] = 0x83;
+	memset(out + 6, 0, 6);
+	return 12 + ql;
 }
 
 /* Read exactly n bytes from a TCP peer; 0 or -1. */
@@ -114,6 +137,11 @@ serve_tcp(uint8_t *q, uint8_t *out)
 		out[0] = (uint8_t)(n >> 8);
 		out[1] = (uint8_t)n;
 		(void)!write(fd, out, n + 2);
+		if ((n = make_fallback(q, qn, out + 2)) > 0) {
+			out[0] = (uint8_t)(n >> 8);
+			out[1] = (uint8_t)n;
+			(void)!write(fd, out, n + 2);
+		}
 	}
 	close(fd);
 }
@@ -137,6 +165,10 @@ server(void *arg)
 			qn = recvfrom(udp_fd, q, sizeof(q), 0,
 			    (struct sockaddr *)&from, &fl);
 			if (qn > 0 && (n = make_reply(q, (size_t)qn, out)) > 0)
+				(void)sendto(udp_fd, out, n, 0,
+				    (struct sockaddr *)&from, fl);
+			if (qn > 0 && (n = make_fallback(q, (size_t)qn,
+			    out)) > 0)
 				(void)sendto(udp_fd, out, n, 0,
 				    (struct sockaddr *)&from, fl);
 		}
