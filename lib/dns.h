@@ -14,7 +14,8 @@
  *   dns_msg.c    a layer for one message over the shared stack: remembers
  *                every answer and failure for the message, shares a query
  *                in flight between threads, enforces the message's
- *                deadline and keeps a trace of the queries for the log
+ *                deadline, keeps a trace of the queries for the log and
+ *                runs am_dns_prefetch() hints on the engine's pool
  *   dns_zone.c   answers from master zone files (ldns parser); for tests and
  *                for the --check command with a local zone
  *
