@@ -395,8 +395,9 @@ msg_prefetch(void *state, const char *name, int type, int follow)
 	if (m->pool == NULL || (klen = am_dns_name_wire(name, key)) == 0 ||
 	    strlen(name) > AM_DNS_NAME_MAX)
 		return;
-	/* an answer at hand needs no thread, unless its names are wanted */
-	if (follow == 0 && am_dns_cached(m->shared, name, type))
+	/* an answer at hand needs no thread (its names are likely at hand
+	 * too: a warm cache must not pay a hand-off per term) */
+	if (am_dns_cached(m->shared, name, type))
 		return;
 	pthread_mutex_lock(&m->mu);
 	if (!m->closing && m->npj < AM_DNS_PREFETCH_MAX &&
