@@ -161,6 +161,23 @@ am_dns_query_ctl(struct am_dns *d, const char *name, int type,
 	return settle(st, ans, why);
 }
 
+void
+am_dns_prefetch(struct am_dns *d, const char *name, int type, int follow)
+{
+	char qname[AM_DNS_NAME_MAX + 1];
+	size_t len;
+
+	if (d == NULL || d->be->prefetch == NULL ||
+	    am_dns_name_check(name, NULL) != 0 || type <= 0 || type > 65535)
+		return;
+	len = strlen(name);
+	if (name[len - 1] == '.')
+		len--;
+	memcpy(qname, name, len);
+	qname[len] = '\0';
+	d->be->prefetch(d->state, qname, type, follow);
+}
+
 int
 am_dns_cached(struct am_dns *d, const char *name, int type)
 {

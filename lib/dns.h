@@ -14,7 +14,8 @@
  *   dns_msg.c    a layer for one message over the shared stack: remembers
  *                every answer and failure for the message, shares a query
  *                in flight between threads, enforces the message's
- *                deadline and keeps a trace of the queries for the log
+ *                deadline, keeps a trace of the queries for the log and
+ *                runs am_dns_prefetch() hints on the engine's pool
  *   dns_zone.c   answers from master zone files (ldns parser); for tests and
  *                for the --check command with a local zone
  *
@@ -136,6 +137,14 @@ struct am_dns_backend {
 	 * bottom can bring a fake clock. NULL: CLOCK_MONOTONIC.
 	 */
 	uint64_t (*clock)(void *state);
+	/*
+	 * Optional: start looking up (name, type) in the background, and
+	 * when the answer is in, the type follow (0: none) of each name it
+	 * holds (MX exchanges, PTR targets). A hint only: the result is
+	 * kept for a later query, nothing is returned. NULL: no-op.
+	 */
+	void (*prefetch)(void *state, const char *name, int type,
+	    int follow);
 };
 
 struct am_dns {
@@ -184,6 +193,17 @@ uint64_t am_dns_clock(struct am_dns *d);
  * costs more than a cache hit.
  */
 int am_dns_cached(struct am_dns *d, const char *name, int type);
+
+/*
+ * Speculative lookup: a hint that (name, type) will probably be asked
+ * soon, and, when follow is not 0, (exchange or target, follow) for each
+ * name of its MX or PTR answer (at most 10). A back end that can (the
+ * message layer given a pool, am_dns_msg_set_jobs) starts it on another
+ * thread and keeps the result for the query that comes; the others do
+ * nothing. Never changes an answer; bad names are ignored.
+ */
+void am_dns_prefetch(struct am_dns *d, const char *name, int type,
+    int follow);
 
 /* Check a query name: 0 if it can be asked, -1 (with why) if not. */
 int am_dns_name_check(const char *name, struct am_buf *why);
@@ -272,6 +292,20 @@ void am_dns_cache_set_clock(struct am_dns *d, time_t (*now)(void *),
  * NULL on out of memory.
  */
 struct am_dns *am_dns_msg_new(struct am_dns *shared);
+
+struct am_jobs;
+/*
+ * Let the message layer d run am_dns_prefetch() hints as jobs of pool
+ * (not taken over; must outlive d). At most AM_DNS_PREFETCH_MAX hints are
+ * started per message, follow-ups included; more are dropped. The layer
+ * cancels or waits for them when freed, after making those in flight give
+ * up (as at the message deadline). Without a pool hints are dropped.
+ * Call before the layer is shared between threads. No-op if d is not a
+ * message layer.
+ */
+void am_dns_msg_set_jobs(struct am_dns *d, struct am_jobs *pool);
+
+#define AM_DNS_PREFETCH_MAX 40
 
 /* The message's deadline, ms on am_dns_clock(d); 0: none; 1: now (the
  * message is being freed). Lookups in flight see it within 100 ms. No-op

@@ -23,6 +23,14 @@
  *   (passed down as ctl->live, which the resolver looks at while it waits).
  * - The trace: every query asked of the layer, with where its answer came
  *   from, for the debug log (at most AM_DNS_TRACE_MAX).
+ * - Prefetch (am_dns_prefetch, given a pool by am_dns_msg_set_jobs): a
+ *   hint becomes a job that asks the name as any query would, so the
+ *   evaluation that asks it next shares it in flight or reuses it; an MX
+ *   or PTR answer's names are then hinted with the follow type. At most
+ *   AM_DNS_PREFETCH_MAX hints per message, in a fixed array of the layer;
+ *   a name the shared cache holds, asked, or already hinted is skipped.
+ *   Hints cost no lookup of the callers' limits and change no answer: a
+ *   prefetch is only ever an earlier copy of the query that follows.
  *
  * Thread safety: one mutex guards the entries and the trace; it is not held
  * while the shared stack is asked. Waiters sleep on one condition variable.
@@ -31,13 +39,18 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 
 #include "dns.h"
 #include "dns_priv.h"
+#include "jobs.h"
 
 #define ENTRY_MAX 1024
 #define WHY_MAX 200
+/* Names of one answer hinted with the follow type (RFC 7208 s.4.6.4
+ * looks at no more than 10 MX or PTR names). */
+#define FOLLOW_MAX 10
 
 struct mentry {
 	struct mentry *next;
@@ -62,8 +75,21 @@ struct tentry {
 	char why[WHY_MAX];
 };
 
+struct dmsg;
+
+/* A prefetch hint, run as a job of the pool. */
+struct pjob {
+	struct am_job job;
+	struct dmsg *m;
+	int type;
+	int follow;               /* type to hint for each name of the answer */
+	char name[AM_DNS_NAME_MAX + 1];
+};
+
 struct dmsg {
 	struct am_dns *shared;
+	struct am_jobs *pool;     /* NULL: hints are dropped; set before the
+	                             layer is shared */
 	pthread_mutex_t mu;
 	pthread_cond_t cv;        /* an entry became done */
 	uint64_t deadline;        /* 0: none; written atomically under mu,
@@ -72,6 +98,9 @@ struct dmsg {
 	size_t nentries;
 	struct tentry *trace;     /* at most AM_DNS_TRACE_MAX */
 	size_t ntrace, cap, dropped;
+	int closing;              /* under mu: no more hints */
+	size_t npj;               /* under mu: hints started */
+	struct pjob pj[AM_DNS_PREFETCH_MAX]; /* under mu until submitted */
 };
 
 /* Under the lock: the entry of (key, type), or NULL. */
@@ -288,6 +317,103 @@ msg_cached(void *state, const char *name, int type)
 	return hit || am_dns_cached(m->shared, name, type);
 }
 
+static void msg_prefetch(void *state, const char *name, int type, int follow);
+
+/* Hint the follow type of the names in a (MX exchanges, PTR targets). */
+static void
+follow_names(struct dmsg *m, const struct am_dns_answer *a, int follow)
+{
+	size_t i, n = 0;
+
+	for (i = 0; i < a->count && n < FOLLOW_MAX; i++) {
+		if ((a->rr[i].type != AM_DNS_T_MX && a->rr[i].type !=
+		    AM_DNS_T_PTR) || a->rr[i].text == NULL)
+			continue;
+		n++;
+		if (am_dns_name_check(a->rr[i].text, NULL) == 0)
+			msg_prefetch(m, a->rr[i].text, follow, 0);
+	}
+}
+
+/* The job of a hint: ask as a query would, unless someone already has. */
+static void
+prefetch_run(void *arg)
+{
+	struct pjob *p = arg;
+	struct dmsg *m = p->m;
+	struct am_buf why = AM_BUF_INIT(WHY_MAX);
+	struct am_dns_ctl ctl = { 0, NULL, 0, 0 };
+	struct am_dns_answer *ans = NULL;
+	enum am_dns_status st = AM_DNS_TEMPFAIL;
+	unsigned char key[AM_DNS_WIRE_MAX];
+	struct mentry *e;
+	uint64_t t0;
+	size_t klen;
+
+	if ((klen = am_dns_name_wire(p->name, key)) == 0)
+		return;
+	t0 = am_dns_clock(m->shared);
+	pthread_mutex_lock(&m->mu);
+	if (m->closing || (m->deadline != 0 && t0 >= m->deadline))
+		;
+	else if ((e = find(m, key, klen, p->type)) != NULL) {
+		/* asked by the evaluation meanwhile: its names are wanted */
+		if (p->follow != 0 && await(m, e, 0) && (st = e->st) ==
+		    AM_DNS_OK)
+			ans = am_dns_answer_ref(e->ans);
+	} else if ((e = entry_new(m, key, klen, p->type)) != NULL)
+		st = ask_shared(m, e, p->name, p->type, m->deadline, t0,
+		    &ctl, &ans, &why);
+	pthread_mutex_unlock(&m->mu);
+	if (st == AM_DNS_OK && ans != NULL && p->follow != 0)
+		follow_names(m, ans, p->follow);
+	am_dns_answer_free(ans);
+	am_buf_release(&why);
+}
+
+/* Under the lock: 1 when (name, type) was hinted already. */
+static int
+hinted(const struct dmsg *m, const char *name, int type)
+{
+	size_t i;
+
+	for (i = 0; i < m->npj; i++)
+		if (m->pj[i].type == type &&
+		    strcasecmp(m->pj[i].name, name) == 0)
+			return 1;
+	return 0;
+}
+
+static void
+msg_prefetch(void *state, const char *name, int type, int follow)
+{
+	struct dmsg *m = state;
+	unsigned char key[AM_DNS_WIRE_MAX];
+	struct pjob *p;
+	size_t klen;
+
+	if (m->pool == NULL || (klen = am_dns_name_wire(name, key)) == 0 ||
+	    strlen(name) > AM_DNS_NAME_MAX)
+		return;
+	/* an answer at hand needs no thread (its names are likely at hand
+	 * too: a warm cache must not pay a hand-off per term) */
+	if (am_dns_cached(m->shared, name, type))
+		return;
+	pthread_mutex_lock(&m->mu);
+	if (!m->closing && m->npj < AM_DNS_PREFETCH_MAX &&
+	    (m->deadline == 0 || am_dns_clock(m->shared) < m->deadline) &&
+	    find(m, key, klen, type) == NULL && !hinted(m, name, type)) {
+		p = &m->pj[m->npj++];
+		p->m = m;
+		p->type = type;
+		p->follow = follow;
+		snprintf(p->name, sizeof(p->name), "%s", name);
+		/* under mu, so that msg_close sees every job it must cancel */
+		am_jobs_submit(m->pool, &p->job, prefetch_run, p);
+	}
+	pthread_mutex_unlock(&m->mu);
+}
+
 static uint64_t
 msg_clock(void *state)
 {
@@ -299,9 +425,18 @@ msg_close(void *state)
 {
 	struct dmsg *m = state;
 	struct mentry *e;
+	size_t i;
 
 	if (m == NULL)
 		return;
+	/* hints in flight give up now; those not started never run */
+	pthread_mutex_lock(&m->mu);
+	m->closing = 1;
+	__atomic_store_n(&m->deadline, 1, __ATOMIC_RELEASE);
+	pthread_cond_broadcast(&m->cv);
+	pthread_mutex_unlock(&m->mu);
+	for (i = 0; i < m->npj; i++)
+		am_jobs_cancel(m->pool, &m->pj[i].job);
 	while ((e = m->entries) != NULL) {
 		m->entries = e->next;
 		am_dns_answer_free(e->ans);
@@ -320,6 +455,7 @@ static const struct am_dns_backend msg_backend = {
 	.cached = msg_cached,
 	.query_ctl = msg_query_ctl,
 	.clock = msg_clock,
+	.prefetch = msg_prefetch,
 };
 
 struct am_dns *
@@ -340,6 +476,13 @@ am_dns_msg_new(struct am_dns *shared)
 	if ((d = am_dns_new(&msg_backend, m)) == NULL)
 		msg_close(m);
 	return d;
+}
+
+void
+am_dns_msg_set_jobs(struct am_dns *d, struct am_jobs *pool)
+{
+	if (d != NULL && d->be == &msg_backend)
+		((struct dmsg *)d->state)->pool = pool;
 }
 
 void

@@ -184,6 +184,9 @@ am_msg_new(struct am_engine *e, const struct am_envelope *env)
 	if (m->queue_id == NULL || m->mail_from == NULL || m->authserv_id == NULL ||
 	    m->receiver == NULL || (m->dns = am_dns_msg_new(e->dns)) == NULL)
 		return am_msg_free(m);
+	/* SPF hints its record's lookups to run on the pool (dns_msg.c) */
+	if (e->conf->lookup_threads > 0)
+		am_dns_msg_set_jobs(m->dns, e->jobs);
 	if (m->client_ip != NULL && am_addr_parse(&m->addr, m->client_ip) == 0)
 		m->have_addr = 1;
 	if (copy_rcpts(m, env) != 0)

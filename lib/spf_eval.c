@@ -16,12 +16,25 @@
  *   s.6.2    exp on fail only, never from an included record; DNS errors,
  *            no or several TXT records, or a bad explain-string give the
  *            default explanation
+ *
+ * Prefetch: once a record is parsed, the lookups its terms will need are
+ * hinted to the DNS layer (am_dns_prefetch), which may start them at once
+ * on other threads; evaluation then goes strictly left to right as s.4.6
+ * says and finds them answered or in flight. Hints are not lookups of
+ * s.4.6.4: only what the evaluation asks is counted, as without them, and
+ * their results are what the evaluation's own query would get (the
+ * message layer remembers each name once). A target whose domain-spec
+ * uses %{p} is not hinted (its value needs lookups of its own), nor more
+ * than SPF_MAX_PREFETCH per record.
  */
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
 
 #include "spf_int.h"
+
+/* Hints per record: the term limit's worth. */
+#define SPF_MAX_PREFETCH SPF_MAX_DNS_TERMS
 
 /* Deeper than the term limit allows; a guard only. */
 #define MAX_DEPTH (SPF_MAX_DNS_TERMS + 2)
@@ -171,6 +184,86 @@ redirect(struct spf_ctx *c, const struct spf_record *rec, const char *domain,
 	return res;
 }
 
+/* 1 when the domain-spec uses %{p} (either case): not known in advance. */
+static int
+uses_p(const struct spf_str *s)
+{
+	size_t i;
+
+	for (i = 0; i + 2 < s->n; i++)
+		if (s->p[i] == '%' && s->p[i + 1] == '{' &&
+		    (s->p[i + 2] == 'p' || s->p[i + 2] == 'P'))
+			return 1;
+	return 0;
+}
+
+/* Hint the lookup of a term's target (spec, or domain when empty). */
+static void
+hint(struct spf_ctx *c, const struct spf_str *spec, const char *domain,
+    int type, int follow, unsigned *n)
+{
+	struct am_buf name = AM_BUF_INIT(AM_SPF_EXPAND_MAX);
+	struct am_buf why = AM_BUF_INIT(256);
+	const char *target = domain;
+
+	if (*n >= SPF_MAX_PREFETCH)
+		return;
+	if (spec->n > 0)
+		target = !uses_p(spec) && spf_target_expand(c, spec->p,
+		    spec->n, domain, &name, &why) == SPF_TGT_OK ?
+		    am_buf_str(&name) : NULL;
+	if (target != NULL) {
+		am_dns_prefetch(c->dns, target, type, follow);
+		(*n)++;
+	}
+	am_buf_release(&name);
+	am_buf_release(&why);
+}
+
+/*
+ * Hint the lookups rec's terms will need: TXT of include and redirect
+ * targets, the client's address family of a (and of mx exchanges, ptr
+ * names), MX, A of exists, and the client's PTR.
+ */
+static void
+prefetch(struct spf_ctx *c, const struct spf_record *rec, const char *domain)
+{
+	int at = c->req->ip.family == AF_INET6 ? AM_DNS_T_AAAA : AM_DNS_T_A;
+	const struct spf_term *t;
+	char rev[80];
+	unsigned n = 0;
+	size_t i;
+
+	for (i = 0; i < rec->nterms; i++) {
+		t = &rec->terms[i];
+		switch (t->mech) {
+		case SPF_M_INCLUDE:
+			hint(c, &t->spec, domain, AM_DNS_T_TXT, 0, &n);
+			break;
+		case SPF_M_A:
+			hint(c, &t->spec, domain, at, 0, &n);
+			break;
+		case SPF_M_MX:
+			hint(c, &t->spec, domain, AM_DNS_T_MX, at, &n);
+			break;
+		case SPF_M_EXISTS:
+			hint(c, &t->spec, domain, AM_DNS_T_A, 0, &n);
+			break;
+		case SPF_M_PTR:
+			if (c->ptr_done || n >= SPF_MAX_PREFETCH)
+				break;
+			spf_rev_name(&c->req->ip, rev, sizeof(rev), 0);
+			am_dns_prefetch(c->dns, rev, AM_DNS_T_PTR, at);
+			n++;
+			break;
+		default:
+			break;
+		}
+	}
+	if (rec->redirect.n > 0)
+		hint(c, &rec->redirect, domain, AM_DNS_T_TXT, 0, &n);
+}
+
 /* Evaluate a parsed record for domain (s.4.6, s.4.7). */
 static enum am_spf_result
 evaluate(struct spf_ctx *c, const struct spf_record *rec, const char *domain,
@@ -225,6 +318,8 @@ spf_check_host(struct spf_ctx *c, const char *domain, int depth,
 			res = verdict(c, AM_SPF_PERMERROR, "%s",
 			    am_buf_str(&why));
 		else {
+			if (c->dns != NULL)
+				prefetch(c, &rec, domain);
 			res = evaluate(c, &rec, domain, depth, in_include);
 			spf_record_clear(&rec);
 		}
