@@ -167,7 +167,7 @@ static const struct sig_case sig_cases[] = {
 	    " d=e.com; s=s; h=from:to" GOOD_TAIL, "OK", "e.com", "@e.com", 1,
 	    0, -1 },
 	{ "i= subdomain and l=", "v=1; a=rsa-sha256; d=e.com; i=joe@Sub.E.com;"
-	    " s=s; l=1234; h=from" GOOD_TAIL, "OK", "e.com", "joe@Sub.E.com",
+	    " s=s; l=1234; h=from" GOOD_TAIL, "OK", "e.com", "joe@sub.e.com",
 	    0, 0, 1234 },
 	{ "i= quoted-printable", "v=1; a=rsa-sha256; d=e.com; i=a=3Db@e.com;"
 	    " s=s; h=from" GOOD_TAIL, "OK", "e.com", "a=b@e.com", 0, 0, -1 },
