@@ -1,12 +1,9 @@
 /* SPDX-License-Identifier: BSD-2-Clause */
 /*
- * report_mail: gzip, MIME and sendmail for authmilter-report. See
+* report_mail: gzip and MIME for authmilter-report. See
  * report_mail.h. RFC 9990 s.3.5.2 (file name, media type, Subject),
  * RFC 2045/2046 (MIME), RFC 1952 (gzip, through zlib).
  */
-#include <sys/types.h>
-#include <sys/wait.h>
-
 #include <errno.h>
 #include <signal.h>
 #include <stdlib.h>
@@ -18,8 +15,6 @@
 #include <zlib.h>
 
 #include "report_mail.h"
-
-#define ARGV_MAX 32
 
 struct am_report_gz {
 	z_stream z;
@@ -180,69 +175,30 @@ am_report_mail_write(const struct am_report_mail *m, FILE *gz,
 	return 0;
 }
 
-/* Split cmdline at white space into argv (pointers into buf). */
-static int
-split_argv(char *buf, char **argv, int max)
-{
-	int n = 0;
-	char *p, *save = NULL;
+struct mail_arg {
+	const struct am_report_mail *m;
+	FILE *gz;
+	const char *rcpt;
+};
 
-	for (p = strtok_r(buf, " \t", &save); p != NULL && n < max;
-	    p = strtok_r(NULL, " \t", &save))
-		argv[n++] = p;
-	return p == NULL ? n : -1;
+static int
+mail_writer(void *arg, FILE *out, struct am_buf *why)
+{
+	struct mail_arg *a = arg;
+
+	if (fseek(a->gz, 0, SEEK_SET) != 0) {
+		am_buf_setf(why, "rewinding the report failed");
+		return -1;
+	}
+	return am_report_mail_write(a->m, a->gz, a->rcpt, out, why);
 }
 
 int
-am_report_mail_send(const char *cmdline, const struct am_report_mail *m,
-    FILE *gz, const char *rcpt, struct am_buf *why)
+am_report_mail_send(const struct am_report_transport *t,
+    const struct am_report_mail *m, FILE *gz, const char *rcpt,
+    struct am_buf *why)
 {
-	char *buf, *argv[ARGV_MAX + 5];
-	int fds[2], n, status, rc;
-	FILE *out;
-	pid_t pid;
+	struct mail_arg a = { m, gz, rcpt };
 
-	if ((buf = strdup(cmdline)) == NULL ||
-	    (n = split_argv(buf, argv, ARGV_MAX)) <= 0) {
-		am_buf_setf(why, "ReportSendmail: bad command \"%s\"", cmdline);
-		free(buf);
-		return -1;
-	}
-	argv[n++] = "-f";
-	argv[n++] = (char *)(uintptr_t)m->from;
-	argv[n++] = "--";
-	argv[n++] = (char *)(uintptr_t)rcpt;
-	argv[n] = NULL;
-	if (pipe(fds) != 0 || (pid = fork()) < 0) {
-		am_buf_setf(why, "cannot run %s: %s", argv[0], strerror(errno));
-		free(buf);
-		return -1;
-	}
-	if (pid == 0) {
-		dup2(fds[0], 0);
-		close(fds[0]);
-		close(fds[1]);
-		execv(argv[0], argv);
-		_exit(127);
-	}
-	close(fds[0]);
-	rc = -1;
-	if ((out = fdopen(fds[1], "w")) != NULL) {
-		rc = am_report_mail_write(m, gz, rcpt, out, why);
-		if (fclose(out) != 0)
-			rc = -1;
-	} else {
-		close(fds[1]);
-	}
-	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
-		;
-	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
-		am_buf_setf(why, "%s exited with status %d", argv[0],
-		    WIFEXITED(status) ? WEXITSTATUS(status) : -1);
-		rc = -1;
-	} else if (rc != 0) {
-		am_buf_setf(why, "writing to %s failed", argv[0]);
-	}
-	free(buf);
-	return rc;
+	return am_report_deliver(t, m->from, rcpt, mail_writer, &a, why);
 }

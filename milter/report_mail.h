@@ -11,8 +11,8 @@
  *                     Subject "Report Domain: D Submitter: S Report-ID: ID"
  *                     (folded), the same Report-ID as the XML's report_id
  *                     and the file name's unique-id
- *   am_report_mail_send()   that message through a sendmail-compatible
- *                     command (no shell): argv + "-f FROM -- RCPT"
+ *   am_report_mail_send()   that message through a transport
+ *                     (report_send.h)
  */
 #ifndef AM_REPORT_MAIL_H
 #define AM_REPORT_MAIL_H
@@ -21,6 +21,7 @@
 #include <stdio.h>
 
 #include "buf.h"
+#include "report_send.h"
 
 struct am_report_gz;
 
@@ -53,11 +54,11 @@ int am_report_mail_write(const struct am_report_mail *m, FILE *gz,
     const char *rcpt, FILE *out, struct am_buf *why);
 
 /*
- * Run cmdline (split at white space, no shell) with "-f from -- rcpt"
- * appended and write the message to its standard input. 0 when it exits
- * 0; -1 with why otherwise.
+ * Mail the message for rcpt with the gzip file gz through t (envelope
+ * sender m->from). 0 when the transport accepted it; -1 with why.
  */
-int am_report_mail_send(const char *cmdline, const struct am_report_mail *m,
-    FILE *gz, const char *rcpt, struct am_buf *why);
+int am_report_mail_send(const struct am_report_transport *t,
+    const struct am_report_mail *m, FILE *gz, const char *rcpt,
+    struct am_buf *why);
 
 #endif

@@ -51,6 +51,7 @@ struct ctx {
 	struct am_dns *dns;
 	struct am_psl *psl;
 	struct am_dmarc_conf dconf;
+	struct am_report_transport transport;
 	char submitter[AM_DNS_NAME_MAX + 1];
 	int64_t now, period;
 	const char *print_domain;
@@ -266,7 +267,7 @@ send_one(void *arg, const struct am_report_period *p)
 		mail.now = c->now;
 		for (i = 0; ok && i < d.n; i++) {
 			am_buf_reset(&why);
-			if (am_report_mail_send(c->conf->report_sendmail, &mail, fp,
+			if (am_report_mail_send(&c->transport, &mail, fp,
 			    d.addr[i], &why) != 0) {
 				warnx_("%s: to %s: %s (will retry)", domain,
 				    d.addr[i], am_buf_str(&why));
@@ -321,6 +322,7 @@ setup(struct ctx *c, int need_identity)
 		    "is not a domain name", c->submitter);
 		exit(1);
 	}
+	c->transport.sendmail = conf->report_sendmail;
 	if ((c->store = am_report_store_open(conf->report_store, &why)) == NULL) {
 		warnx_("ReportStore %s: %s", conf->report_store, am_buf_str(&why));
 		exit(1);
