@@ -124,6 +124,9 @@ struct am_config {
 	int report_period;          /* enum am_reportperiod */
 	unsigned report_retention;  /* days */
 	char *report_sendmail;      /* command line, split at white space */
+	/* failure reports (RFC 9991): off unless failure_reports */
+	int failure_reports;        /* record them (the daemon) */
+	unsigned failure_report_rate; /* sent per destination per hour */
 };
 
 enum am_reportperiod { AM_REPORTPERIOD_DAY, AM_REPORTPERIOD_HOUR };

@@ -6,6 +6,10 @@
  * am_report_submit() copies the row before taking the lock, then holds the
  * lock only to put a pointer into a ring of queue_max slots: a full ring
  * drops the row (counted), so a slow or dead store never delays a message.
+ * Rows carrying a failure report (a header block of up to 64 KiB) are
+ * capped apart, at fail_max in the ring: past it a row is queued without
+ * its failure report (counted as dropped_failure), so the queue's memory
+ * stays bounded by queue_max small rows plus fail_max header blocks.
  * The writer takes up to batch_max rows out under the lock and calls the
  * sink's insert() without it; it wakes when a batch is full, when flush_ms
  * have passed since it last committed, or when asked to flush or stop. A
@@ -40,6 +44,8 @@ struct am_reporter {
 	uint64_t taken;                     /* rows the writer took out */
 	uint64_t finished;                  /* ... and committed or dropped */
 	uint64_t enqueued;                  /* rows ever put in the ring */
+	size_t fail_queued;                 /* rows in the ring with a
+	                                       failure report */
 	int flush_wanted, stop;
 	struct am_report_stats st;
 	uint64_t warned_full, warned_store; /* drop counts at the last warning */
@@ -93,6 +99,8 @@ take_batch(struct am_reporter *r, struct am_report_row **batch)
 	size_t n = 0;
 
 	while (r->count > 0 && n < r->o.batch_max) {
+		if (r->ring[r->head]->failure != NULL)
+			r->fail_queued--;
 		batch[n++] = r->ring[r->head];
 		r->ring[r->head] = NULL;
 		r->head = (r->head + 1) % r->o.queue_max;
@@ -197,6 +205,7 @@ am_reporter_new(const struct am_report_sink *sink, void *state,
 	r->o.batch_max = r->o.batch_max ? r->o.batch_max : 500;
 	r->o.flush_ms = r->o.flush_ms ? r->o.flush_ms : 1000;
 	r->o.warn_interval = r->o.warn_interval ? r->o.warn_interval : 60;
+	r->o.fail_max = r->o.fail_max ? r->o.fail_max : 100;
 	if (r->o.now == NULL)
 		r->o.now = mono_now;
 	if ((r->ring = calloc(r->o.queue_max, sizeof(*r->ring))) == NULL ||
@@ -246,6 +255,13 @@ am_report_submit(struct am_reporter *r, const struct am_report_row *row)
 		warn = warning_due(r, msg, sizeof(msg));
 		rc = -1;
 	} else {
+		/* the header blocks are what is big: their number is capped */
+		if (c->failure != NULL && r->fail_queued >= r->o.fail_max) {
+			am_report_row_strip_failure(c);
+			r->st.dropped_failure++;
+		} else if (c->failure != NULL) {
+			r->fail_queued++;
+		}
 		r->ring[(r->head + r->count) % r->o.queue_max] = c;
 		r->count++;
 		r->enqueued++;
