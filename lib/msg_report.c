@@ -206,7 +206,8 @@ fill_dkim(const struct am_verdict *v, struct row_space *s)
 		k->human = g->reason[0] != '\0' ? g->reason : NULL;
 		k->aligned = strcasecmp(g->domain, d->from_domain) == 0 ||
 		    (d->dkim_aligned && strcasecmp(g->domain, d->dkim_domain) == 0);
-		if (s->fail_sig == NULL && g->result != AM_DKIM_PASS &&
+		if (s->fail_sig == NULL && (g->result == AM_DKIM_FAIL ||
+		    g->result == AM_DKIM_PERMERROR) &&
 		    relaxed_aligned(d, g->domain))
 			s->fail_sig = g;
 		s->row.ndkim++;

@@ -144,10 +144,30 @@ afrf_writer(void *arg, FILE *out, struct am_buf *why)
 	return am_report_afrf_write(w->a, out, why);
 }
 
+/* Addresses an entry went to: one report per address, however often
+ * (and in whatever spelling) the ruf list names it. */
+struct seen {
+	size_t n;
+	char addr[AM_REPORT_URI_COUNT][AM_REPORT_ADDR_MAX];
+};
+
+static int
+seen_before(struct seen *sn, const char *addr)
+{
+	size_t i;
+
+	for (i = 0; i < sn->n; i++)
+		if (strcmp(sn->addr[i], addr) == 0)
+			return 1;
+	if (sn->n < AM_REPORT_URI_COUNT)
+		snprintf(sn->addr[sn->n++], AM_REPORT_ADDR_MAX, "%s", addr);
+	return 0;
+}
+
 /* One address of an entry: 0 settled, -1 to retry on the next run. */
 static int
 send_to(struct am_report_fail_ctx *c, const struct am_report_failure_entry *e,
-    const char *uri, const char *spf)
+    const char *uri, const char *spf, struct seen *sn)
 {
 	char addr[AM_REPORT_ADDR_MAX], host[AM_DNS_NAME_MAX + 1], tok[33];
 	struct am_buf why = AM_BUF_INIT(512);
@@ -161,6 +181,8 @@ send_to(struct am_report_fail_ctx *c, const struct am_report_failure_entry *e,
 		c->refused++;
 		goto out;
 	}
+	if (seen_before(sn, addr))
+		goto out;
 	switch (am_report_dest_verify_ruf(c->dconf, c->dns, e->policy_domain,
 	    addr, host, &why)) {
 	case AM_REPORT_DEST_OK:
@@ -219,22 +241,19 @@ send_entry(struct am_report_fail_ctx *c, struct entry *x)
 	struct am_buf scratch = AM_BUF_INIT(16384), why = AM_BUF_INIT(512);
 	struct am_buf spf = AM_BUF_INIT(2048);
 	const char *pos, *f[1];
-	char seen[AM_REPORT_URI_COUNT][AM_REPORT_ADDR_MAX];
-	size_t nseen = 0, i;
-	int ok = 1, dup;
+	struct seen *sn;
+	int ok = 1;
 
-	spf_dns(c, &x->e, &spf);
-	for (pos = x->e.ruf; am_report_dec_item(&pos, &scratch, f, 1) > 0;) {
-		/* one report per address, however often it is listed */
-		for (dup = 0, i = 0; i < nseen; i++)
-			dup |= strcmp(seen[i], f[0]) == 0;
-		if (dup || nseen == AM_REPORT_URI_COUNT)
-			continue;
-		snprintf(seen[nseen++], AM_REPORT_ADDR_MAX, "%s", f[0]);
-		if (send_to(c, &x->e, f[0], spf.len > 0 && !spf.truncated ?
-		    am_buf_str(&spf) : NULL) != 0)
-			ok = 0;
+	if ((sn = calloc(1, sizeof(*sn))) == NULL) {
+		c->kept++;
+		return;
 	}
+	spf_dns(c, &x->e, &spf);
+	for (pos = x->e.ruf; am_report_dec_item(&pos, &scratch, f, 1) > 0;)
+		if (send_to(c, &x->e, f[0], spf.len > 0 && !spf.truncated ?
+		    am_buf_str(&spf) : NULL, sn) != 0)
+			ok = 0;
+	free(sn);
 	if (ok && c->store->ops->fail_done(c->store->state, x->e.id, c->now,
 	    &why) < 0) {
 		c->warn("%s", am_buf_str(&why));
