@@ -5,9 +5,11 @@
  * (lib/report_afrf.c: required fields, headers only, hostile header
  * content escaped, line lengths, the MIME structure), the failure part of
  * a row copy and of the queue (lib/report_row.c, lib/report_queue.c:
- * caps), and the SQLite store's failure tables (lib/report_sqlite.c:
+ * caps), the SQLite store's failure tables (lib/report_sqlite.c:
  * insert with the row, pending, sent once, the rate per destination,
- * purge, migration from schema version 1).
+ * purge, migration from schema version 1), and the engine's side
+ * (lib/msg_report.c): which messages get a failure report and what it
+ * holds, over tests/zones/auth.zone.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -21,6 +23,9 @@
 
 #include <sqlite3.h>
 
+#include "config.h"
+#include "dns.h"
+#include "msg.h"
 #include "report.h"
 #include "report_afrf.h"
 #include "report_store.h"
@@ -600,6 +605,160 @@ test_store_migrates_v1(void **state)
 	am_buf_release(&why);
 }
 
+/* ---- the engine: which messages get one, and what it holds ---- */
+
+struct captured {
+	size_t rows, failures;
+	char identity[32], delivery[32], mail_from[64], dkim[64];
+	char headers[1024];
+};
+
+static int
+capture_insert(void *state, struct am_report_row *const *rows, size_t n,
+    struct am_buf *why)
+{
+	struct captured *k = state;
+	const struct am_report_failure *f;
+	size_t i;
+
+	(void)why;
+	for (i = 0; i < n; i++) {
+		k->rows++;
+		if ((f = rows[i]->failure) == NULL)
+			continue;
+		k->failures++;
+		snprintf(k->identity, sizeof(k->identity), "%s",
+		    f->identity_alignment);
+		snprintf(k->delivery, sizeof(k->delivery), "%s",
+		    f->delivery_result);
+		snprintf(k->mail_from, sizeof(k->mail_from), "%s", f->mail_from);
+		snprintf(k->dkim, sizeof(k->dkim), "%s/%s",
+		    f->dkim_domain != NULL ? f->dkim_domain : "-",
+		    f->dkim_selector != NULL ? f->dkim_selector : "-");
+		snprintf(k->headers, sizeof(k->headers), "%s", f->headers);
+	}
+	return 0;
+}
+
+static const struct am_report_sink capture_sink = {
+	"capture", capture_insert, NULL
+};
+
+struct ecase {
+	const char *name;
+	const char *domain;        /* From and MAIL FROM domain */
+	const char *ip;            /* 192.0.2.10 passes SPF, .99 fails */
+	int on;                    /* FailureReports */
+	const char *sig_selector;  /* a signature of d=domain (no key), or NULL */
+	int want;                  /* a failure report */
+	const char *identity;      /* its Identity-Alignment */
+	const char *dkim;          /* its DKIM-Domain/-Selector */
+};
+
+static const struct ecase ecases[] = {
+	{ "fo=1, DMARC fail", "failrep.auth.test", "192.0.2.99", 1, NULL, 1,
+	  "dkim, spf", "-/-" },
+	{ "fo=1, SPF aligned pass, no DKIM", "failrep.auth.test", "192.0.2.10",
+	  1, NULL, 1, "dkim", "-/-" },
+	{ "fo=1, failing aligned signature", "failrep.auth.test", "192.0.2.99",
+	  1, "nokey", 1, "dkim, spf", "failrep.auth.test/nokey" },
+	{ "FailureReports no", "failrep.auth.test", "192.0.2.99", 0, NULL, 0,
+	  NULL, NULL },
+	{ "no ruf", "rep.auth.test", "192.0.2.99", 1, NULL, 0, NULL, NULL },
+	{ "no fo (0), DMARC fail", "failfo0.auth.test", "192.0.2.99", 1, NULL,
+	  1, "dkim, spf", "-/-" },
+	{ "no fo (0), DMARC pass", "failfo0.auth.test", "192.0.2.10", 1, NULL,
+	  0, NULL, NULL },
+	{ "psd=y: ruf not considered", "failpsd.auth.test", "192.0.2.99", 1,
+	  NULL, 0, NULL, NULL },
+};
+
+/* Run case c through an engine with a capturing reporter. */
+static int
+run_ecase(struct am_dns *dns, const struct ecase *c)
+{
+	struct am_buf why = AM_BUF_INIT(512), v = AM_BUF_INIT(1024);
+	struct captured k;
+	struct am_config *conf = am_config_new();
+	struct am_reporter *rep;
+	struct am_engine *e;
+	struct am_msg *m;
+	char from[128];
+	const char *rcpts[1] = { "<rcpt@rcpt.test>" };
+	struct am_envelope env = { "QID", c->ip, NULL, "client.e2e.test",
+	    from, NULL, NULL, NULL, rcpts, 1 };
+	int ok = 1;
+
+	memset(&k, 0, sizeof(k));
+	snprintf(from, sizeof(from), "u@%s", c->domain);
+	assert_int_equal(am_config_set(conf, "AuthservID", "mx.example.test",
+	    "test", 1, &why), 0);
+	assert_int_equal(am_config_set(conf, "LookupThreads", "0", "test", 2,
+	    &why), 0);
+	assert_int_equal(am_config_set(conf, "ARCMode", "off", "test", 3,
+	    &why), 0);
+	assert_int_equal(am_config_set(conf, "FailureReports", c->on ? "yes" :
+	    "no", "test", 4, &why), 0);
+	assert_non_null(e = am_engine_new(conf, dns, &why));
+	assert_non_null(rep = am_reporter_new(&capture_sink, &k, NULL, &why));
+	am_engine_set_reporter(e, rep);
+	assert_non_null(m = am_msg_new(e, &env));
+	if (c->sig_selector != NULL) {
+		am_buf_printf(&v, " v=1; a=rsa-sha256; d=%s; s=%s; h=from;"
+		    " bh=AAAA; b=BBBB", c->domain, c->sig_selector);
+		am_msg_header(m, "DKIM-Signature", am_buf_str(&v), v.len);
+	}
+	am_buf_reset(&v);
+	am_buf_printf(&v, " <u@%s>", c->domain);
+	am_msg_header(m, "From", am_buf_str(&v), v.len);
+	am_msg_header(m, "Subject", " engine\r\n\tfolded", 16);
+	am_msg_end_headers(m);
+	am_msg_body(m, "secret body\r\n", 13);
+	am_msg_finish(m);
+	am_reporter_flush(rep);
+	ok &= k.rows == 1 && k.failures == (size_t)c->want;
+	if (ok && c->want) {
+		ok &= strcmp(k.identity, c->identity) == 0;
+		ok &= strcmp(k.dkim, c->dkim) == 0;
+		ok &= strcmp(k.delivery, "delivered") == 0;
+		ok &= strcmp(k.mail_from, from) == 0;
+		ok &= strstr(k.headers, "Subject: engine\r\n\tfolded\r\n") !=
+		    NULL;
+		ok &= strstr(k.headers, "From: <u@") != NULL;
+		ok &= strstr(k.headers, "secret") == NULL;
+	}
+	if (!ok)
+		printf("FAIL %s: rows %zu failures %zu (want %d) identity \"%s\""
+		    " dkim %s delivery %s mail_from %s\n  headers: %s\n",
+		    c->name, k.rows, k.failures, c->want, k.identity, k.dkim,
+		    k.delivery, k.mail_from, k.headers);
+	am_msg_free(m);
+	am_reporter_free(rep);
+	am_engine_free(e);
+	am_config_free(conf);
+	am_buf_release(&why);
+	am_buf_release(&v);
+	return ok;
+}
+
+static void
+test_engine(void **state)
+{
+	const char *path = AM_TOP_SRCDIR "/tests/zones/auth.zone";
+	struct am_buf why = AM_BUF_INIT(512);
+	struct am_dns *dns = am_dns_zone_new(&path, 1, &why);
+	size_t i, failed = 0;
+
+	(void)state;
+	if (dns == NULL)
+		fail_msg("zone: %s", am_buf_str(&why));
+	for (i = 0; i < sizeof(ecases) / sizeof(ecases[0]); i++)
+		failed += !run_ecase(dns, &ecases[i]);
+	assert_int_equal(failed, 0);
+	am_dns_free(dns);
+	am_buf_release(&why);
+}
+
 int
 main(void)
 {
@@ -613,6 +772,7 @@ main(void)
 		cmocka_unit_test(test_queue_caps_failures),
 		cmocka_unit_test(test_store_failures),
 		cmocka_unit_test(test_store_migrates_v1),
+		cmocka_unit_test(test_engine),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
