@@ -16,8 +16,15 @@
  *   report_row.c    row copy/free, names of the enum values (the XML words)
  *   report_queue.c  the bounded queue, the writer thread, drop counters
  *   report_open.c   am_reporter_open(): store + reporter in one call
+ *   report_fo.c     am_report_fo_wants(): does fo= ask for a failure
+ *                   report (RFC 9991)
  * and, for authmilter-report: report_store.h (stores), report_xml.h (the
- * XML), report_dest.h (rua URIs, external destination verification).
+ * XML), report_dest.h (rua/ruf URIs, external destination verification),
+ * report_afrf.h (the failure report message, RFC 6591).
+ *
+ * A row may carry a failure report (struct am_report_failure: the header
+ * block and what RFC 9991 s.4 adds); it is stored with the row, in the
+ * same transaction, for authmilter-report to send.
  *
  * The enums below are the value sets of the RFC 9990 Appendix A schema, not
  * the engine's own enums, so the row (and the store) stay stable when the

@@ -49,6 +49,7 @@ struct am_reporter {
 	int flush_wanted, stop;
 	struct am_report_stats st;
 	uint64_t warned_full, warned_store; /* drop counts at the last warning */
+	uint64_t warned_failure;
 	int64_t warned_at;                  /* 0: never warned */
 	char last_error[256];               /* the store's last why */
 };
@@ -72,14 +73,23 @@ warning_due(struct am_reporter *r, char *msg, size_t size)
 {
 	uint64_t full = r->st.dropped_full - r->warned_full;
 	uint64_t store = r->st.dropped_store - r->warned_store;
+	uint64_t failure = r->st.dropped_failure - r->warned_failure;
 	int64_t now;
 
-	if (r->o.warn == NULL || (full == 0 && store == 0))
+	if (r->o.warn == NULL || (full == 0 && store == 0 && failure == 0))
 		return 0;
 	now = r->o.now(r->o.now_arg);
 	if (r->warned_at != 0 && now - r->warned_at < (int64_t)r->o.warn_interval)
 		return 0;
 	r->warned_at = now != 0 ? now : 1;
+	if (full == 0 && store == 0) {
+		/* rows kept, their failure reports (header blocks) not */
+		r->warned_failure = r->st.dropped_failure;
+		snprintf(msg, size, "report: dropped %llu failure reports (%zu "
+		    "already queued)", (unsigned long long)failure,
+		    r->o.fail_max);
+		return 1;
+	}
 	r->warned_full = r->st.dropped_full;
 	r->warned_store = r->st.dropped_store;
 	if (store > 0)
@@ -259,6 +269,7 @@ am_report_submit(struct am_reporter *r, const struct am_report_row *row)
 		if (c->failure != NULL && r->fail_queued >= r->o.fail_max) {
 			am_report_row_strip_failure(c);
 			r->st.dropped_failure++;
+			warn = warning_due(r, msg, sizeof(msg));
 		} else if (c->failure != NULL) {
 			r->fail_queued++;
 		}

@@ -170,4 +170,7 @@ if [ "$n" = 4 ] && grep -q "^0 failure reports sent" "$E2E_DIR/send2.out"; then
 else
 	e2e_fail "second run" "$n reports delivered: $(tail -3 "$E2E_DIR/send2.out")"
 fi
+for f in list.out send.out send2.out; do
+	e2e_sanitizer_check "authmilter-report ($f)" "$E2E_DIR/$f"
+done
 e2e_finish

@@ -405,6 +405,12 @@ count_insert(void *state, struct am_report_row *const *rows, size_t n,
 
 static const struct am_report_sink count_sink = { "count", count_insert, NULL };
 
+static void
+keep_warning(void *arg, const char *msg)
+{
+	snprintf(arg, 512, "%s", msg);
+}
+
 /* The writer is held off by a long flush time and a big batch, so the
  * rows wait in the queue: past fail_max they lose their failure part. */
 static void
@@ -417,10 +423,13 @@ test_queue_caps_failures(void **state)
 	struct am_report_stats st;
 	struct am_reporter *rep;
 	struct counting k = { 0, 0 };
+	char warned[512] = "";
 	int i;
 
 	(void)state;
 	memset(&o, 0, sizeof(o));
+	o.warn = keep_warning;
+	o.warn_arg = warned;
 	o.queue_max = 100;
 	o.batch_max = 100;
 	o.flush_ms = 3600 * 1000;
@@ -436,6 +445,8 @@ test_queue_caps_failures(void **state)
 	assert_int_equal(k.failures, 3);
 	assert_int_equal(st.dropped_failure, 7);
 	assert_int_equal(st.committed, 10);
+	assert_string_equal(warned, "report: dropped 1 failure reports "
+	    "(3 already queued)");
 	am_reporter_free(rep);
 }
 
