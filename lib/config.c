@@ -84,6 +84,8 @@ static const struct am_conf_opt options[] = {
 	{ "ReportPeriod", AM_CONF_ENUM, "day", OFF(report_period), period_words, 0, 0 },
 	{ "ReportRetention", AM_CONF_UINT, "30", OFF(report_retention), NULL, 1, 3650 },
 	{ "ReportSendmail", AM_CONF_STRING, "/usr/sbin/sendmail -oi", OFF(report_sendmail), NULL, 0, 0 },
+	{ "ReportSMTPHost", AM_CONF_STRING, "", OFF(report_smtp_host), NULL, 0, 0 },
+	{ "ReportSMTPTimeout", AM_CONF_DURATION, "60s", OFF(report_smtp_timeout_ms), NULL, 1000, 600000 },
 	{ "StatsSocket", AM_CONF_INET, "", OFF(stats_socket), NULL, 0, 0 },
 	{ "LogFormat", AM_CONF_ENUM, "text", OFF(log_format), logformat_words, 0, 0 },
 	{ NULL, 0, NULL, 0, NULL, 0, 0 },
