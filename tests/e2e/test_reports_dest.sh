@@ -152,6 +152,17 @@ else
 	e2e_fail "hrep hostile" "$(tail -3 "$E2E_DIR/hrep.check")"
 fi
 
+# a ReportSMTPHost that is not host[:port]: refused before anything is sent
+{ cat "$E2E_CONF"; echo "ReportSMTPHost ::1"; } >"$E2E_DIR/badhost.conf"
+"$REPORT" -c "$E2E_DIR/badhost.conf" >"$E2E_DIR/badhost.out" 2>&1
+rc=$?
+if [ "$rc" = 1 ] && grep -q 'ReportSMTPHost "::1" is not host, host:port' "$E2E_DIR/badhost.out" &&
+    [ "$(sqlite3 "$E2E_DIR/reports.db" 'SELECT count(*) FROM report_sent')" = 0 ]; then
+	e2e_ok "ReportSMTPHost ::1 (no brackets): refused at start, nothing sent or marked"
+else
+	e2e_fail "bad ReportSMTPHost" "exit $rc: $(tail -3 "$E2E_DIR/badhost.out")"
+fi
+
 # a dead SMTP host: nothing is marked sent
 DEAD=$(e2e_free_port)
 { cat "$E2E_CONF"; echo "ReportSMTPHost 127.0.0.1:$DEAD"; echo "ReportSMTPTimeout 2s"; } >"$E2E_DIR/dead.conf"
