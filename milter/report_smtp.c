@@ -14,8 +14,9 @@
  * fixed buffer: a line over AM_SMTP_LINE_MAX or a reply over
  * AM_SMTP_REPLY_MAX bytes or AM_SMTP_REPLY_LINES lines is a failure, so
  * memory never grows with what the server sends. Replies must be
- * three digits and ' ' or '-' (s.4.2), the same code on every line; any
- * other byte ends the session. The message is sent with CRLF line ends
+ * three digits and ' ' or '-' (s.4.2), the same code on every line, and
+ * nothing may follow a reply before the next command; anything else ends
+ * the session. The message is sent with CRLF line ends
  * and dot-stuffing (s.4.5.2). Addresses with a control character,
  * space, '<' or '>' are refused before connecting (they would inject
  * commands). Any 4xx or 5xx, timeout or protocol error gives -1 with
@@ -246,6 +247,32 @@ text_add(struct smtp *s, const char *p)
 	s->text[s->textlen] = '\0';
 }
 
+/*
+ * Bytes already received after a whole reply: we never pipeline, so a
+ * server that sends them is out of step with us (s.4.2: a reply answers
+ * one command); -1 with why showing them, 0 when there are none. Only
+ * what arrived with the reply is seen; later bytes fail the next reply.
+ */
+static int
+unsolicited(struct smtp *s, const char *step, struct am_buf *why)
+{
+	char extra[64];
+	size_t n = s->inlen - s->inpos, i;
+
+	if (n == 0)
+		return 0;
+	if (n >= sizeof(extra))
+		n = sizeof(extra) - 1;
+	for (i = 0; i < n; i++) {
+		unsigned char c = s->in[s->inpos + i];
+		extra[i] = c >= 0x20 && c < 0x7f ? (char)c : '?';
+	}
+	extra[n] = '\0';
+	am_buf_setf(why, "%s: unexpected data after the reply: \"%s\"", step,
+	    extra);
+	return -1;
+}
+
 /* A whole reply (s.4.2): sets s->code and s->text; 0, or -1 with why. */
 static int
 read_reply(struct smtp *s, const char *step, struct am_buf *why)
@@ -279,7 +306,7 @@ read_reply(struct smtp *s, const char *step, struct am_buf *why)
 		s->code = code;
 		text_add(s, n > 4 ? line + 4 : "");
 		if (n == 3 || line[3] == ' ')
-			return 0;
+			return unsolicited(s, step, why);
 	}
 	am_buf_setf(why, "%s: reply of more than %d lines", step,
 	    AM_SMTP_REPLY_LINES);

@@ -35,7 +35,7 @@
 
 enum mode {
 	SCRIPT,     /* replies[] in turn: one per command, DATA read to "." */
-	CLOSE,      /* replies[] in turn, then closes the connection */
+	CLOSE,      /* replies[] in turn, reads a command, closes */
 	SILENT,     /* accepts, never answers */
 	SLOW,       /* "220 " then one byte every 20 ms, never a newline */
 	HUGE,       /* "220-" then 10 MB without a newline */
@@ -115,7 +115,11 @@ static const struct smtp_case cases[] = {
 	{ "250 followed by garbage", 0, SCRIPT, { OK220,
 	  "250 ok\r\n\x01garbage after the reply\r\n", "250 ok\r\n" },
 	  "from@sub.example", "to@rua.example", -1,
-	  "MAIL FROM: malformed reply \"?garbage after the reply\"", NULL },
+	  "\"?garbage after the reply", NULL },
+	{ "250 then an unasked 250", 0, SCRIPT, { OK220,
+	  "250 ok\r\n250 ok\r\n", "250 ok\r\n" },
+	  "from@sub.example", "to@rua.example", -1,
+	  "EHLO: unexpected data after the reply: \"250 ok??\"", NULL },
 	{ "reply code not three digits", 0, SCRIPT, { "22 hello\r\n" },
 	  "from@sub.example", "to@rua.example", -1, "malformed reply", NULL },
 	{ "reply code 600", 0, SCRIPT, { "600 hello\r\n" },
@@ -222,7 +226,13 @@ run_script(struct fake *f, int fd)
 		if (put(f, fd, r[i], strlen(r[i])) != 0)
 			return;
 	}
-	/* whatever the client still says (QUIT), until it closes */
+	/*
+	 * SCRIPT: whatever the client still says (QUIT), until it closes.
+	 * CLOSE: the next command is read first, so the close is a FIN,
+	 * never a reset for unread data.
+	 */
+	if (f->c->mode == CLOSE)
+		get_line(f, fd);
 	while (f->c->mode == SCRIPT && get_line(f, fd) >= 0)
 		;
 }
