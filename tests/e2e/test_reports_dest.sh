@@ -18,7 +18,9 @@
 # and nothing reaches closed.reports.test; hrep's report (--print) is
 # valid XML with the selectors escaped or cut, and its rua is handled
 # within AM_REPORT_URI_COUNT (32) destinations; a dead ReportSMTPHost
-# keeps every report for the next run.
+# keeps every report for the next run; a bracketless IPv6 ReportSMTPHost is
+# refused at start; with its sent mark removed, wrep's report goes again
+# over ReportSMTPHost [::1]:port to a second smtpd on ::1.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/lib_auth.sh"
 e2e_init test_reports_dest
@@ -34,6 +36,11 @@ e2e_conf_set ReportSubmitter example.test
 # the report domains are delivered into the same maildir as rcpt.test
 e2e_postfix_main_extra() {
 	echo "virtual_mailbox_domains = rcpt.test, wild.reports.test, closed.reports.test"
+}
+# smtpd on [::1] too, for ReportSMTPHost as an IPv6 literal
+E2E_SMTP6_PORT=$(e2e_free_port)
+e2e_postfix_master_extra() {
+	printf '[::1]:%s inet n - n - - smtpd\n' "$E2E_SMTP6_PORT"
 }
 auth_start_all
 REPORT=${AM_TOP_BUILDDIR:?}/milter/authmilter-report
@@ -233,6 +240,19 @@ PY
 	fi
 else
 	e2e_fail "wrep" "nothing delivered to dmarc@wild.reports.test: $(tail -5 "$E2E_DIR/send.out")"
+fi
+# the same report again over IPv6 ([::1]): its sent mark removed, as if
+# the first run had been cut before marking; same Report-ID
+sqlite3 "$E2E_DIR/reports.db" "DELETE FROM report_sent WHERE policy_domain = 'wrep.auth.test'"
+{ cat "$E2E_CONF"; echo "ReportSMTPHost [::1]:$E2E_SMTP6_PORT"; } >"$E2E_DIR/smtp6.conf"
+"$REPORT" -c "$E2E_DIR/smtp6.conf" >"$E2E_DIR/send6.out" 2>&1
+rc=$?
+v6() { grep -l -x -F "Delivered-To: dmarc@wild.reports.test" "$E2E_DIR"/mail/all/new/* 2>/dev/null |
+	xargs -r grep -l "^Received: from example.test (.*\[IPv6:::1\])" | head -1 | grep .; }
+if [ "$rc" = 0 ] && grep -q "^sent wrep.auth.test " "$E2E_DIR/send6.out" && e2e_poll 20 v6 >/dev/null; then
+	e2e_ok "wrep: sent again over ReportSMTPHost [::1]:port, arrived through smtpd on ::1"
+else
+	e2e_fail "wrep over IPv6" "exit $rc: $(tail -3 "$E2E_DIR/send6.out")"
 fi
 sleep 2
 if ! e2e_delivered_file dmarc@closed.reports.test >/dev/null; then
