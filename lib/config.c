@@ -84,6 +84,8 @@ static const struct am_conf_opt options[] = {
 	{ "ReportPeriod", AM_CONF_ENUM, "day", OFF(report_period), period_words, 0, 0 },
 	{ "ReportRetention", AM_CONF_UINT, "30", OFF(report_retention), NULL, 1, 3650 },
 	{ "ReportSendmail", AM_CONF_STRING, "/usr/sbin/sendmail -oi", OFF(report_sendmail), NULL, 0, 0 },
+	{ "ReportSMTPHost", AM_CONF_STRING, "", OFF(report_smtp_host), NULL, 0, 0 },
+	{ "ReportSMTPTimeout", AM_CONF_DURATION, "60s", OFF(report_smtp_timeout_ms), NULL, 1000, 600000 },
 	{ "FailureReports", AM_CONF_BOOL, "no", OFF(failure_reports), bool_words, 0, 0 },
 	{ "FailureReportRate", AM_CONF_UINT, "10", OFF(failure_report_rate), NULL, 1, 100000 },
 	{ "StatsSocket", AM_CONF_INET, "", OFF(stats_socket), NULL, 0, 0 },

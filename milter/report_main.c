@@ -336,6 +336,18 @@ setup(struct ctx *c, int need_identity)
 		exit(1);
 	}
 	c->transport.sendmail = conf->report_sendmail;
+	c->transport.smtp_host = conf->report_smtp_host;
+	c->transport.smtp_timeout_ms = conf->report_smtp_timeout_ms;
+	c->transport.helo = c->submitter;
+	if (need_identity && *conf->report_smtp_host != '\0') {
+		char h[256], port[8];
+
+		if (am_report_smtp_hostport(conf->report_smtp_host, h, sizeof(h),
+		    port, sizeof(port), &why) != 0) {
+			warnx_("%s", am_buf_str(&why));
+			exit(1);
+		}
+	}
 	if ((c->store = am_report_store_open(conf->report_store, &why)) == NULL) {
 		warnx_("ReportStore %s: %s", conf->report_store, am_buf_str(&why));
 		exit(1);
