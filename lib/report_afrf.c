@@ -13,21 +13,35 @@
 #define LINE_MAX_BYTES 998   /* RFC 5322 s.2.1.1 */
 #define QP_LINE 76           /* RFC 2045 s.6.7 rule (5) */
 
-/* Printable ASCII or blank: everything else in a one-line field is '?'. */
+/*
+ * Printable ASCII or blank: everything else in a one-line field is '?';
+ * cut at LINE_VALUE_MAX (the values are capped long before: this keeps
+ * lines within RFC 5322 whatever the store holds).
+ */
+#define LINE_VALUE_MAX 950
+
 static void
 put_line(FILE *out, const char *s)
 {
 	const unsigned char *p = (const unsigned char *)(s != NULL ? s : "");
+	size_t n;
 
-	for (; *p != '\0'; p++)
+	for (n = 0; *p != '\0' && n < LINE_VALUE_MAX; p++, n++)
 		fputc((*p >= 0x20 && *p < 0x7f) || *p == '\t' ? *p : '?', out);
 }
 
-/* A folded value: line breaks kept (as LF), each followed by a blank. */
+/*
+ * A folded value: line breaks kept (as LF), each followed by a blank; a
+ * line that would pass FOLD_AT bytes is broken there (only hostile or
+ * damaged text has such lines: ours are folded per result).
+ */
+#define FOLD_AT 900
+
 static void
 put_folded(FILE *out, const char *s)
 {
 	const unsigned char *p = (const unsigned char *)(s != NULL ? s : "");
+	size_t col = 0;
 
 	for (; *p != '\0'; p++) {
 		if (*p == '\r')
@@ -39,9 +53,16 @@ put_folded(FILE *out, const char *s)
 			if (p[1] == '\0')
 				break;
 			fputc('\n', out);
-			if (p[1] != ' ' && p[1] != '\t')
+			col = 0;
+			if (p[1] != ' ' && p[1] != '\t') {
 				fputc('\t', out);
+				col = 1;
+			}
 			continue;
+		}
+		if (++col > FOLD_AT) {
+			fputs("\n\t", out);
+			col = 2;
 		}
 		fputc((*p >= 0x20 && *p < 0x7f) || *p == '\t' ? *p : '?', out);
 	}

@@ -115,7 +115,7 @@ spf_dns(struct am_report_fail_ctx *c, const struct am_report_failure_entry *e,
 		if (ans->rr[i].type != AM_DNS_T_TXT || t == NULL ||
 		    strlen(t) != ans->rr[i].textlen ||
 		    strncasecmp(t, "v=spf1", 6) != 0 ||
-		    (t[6] != '\0' && t[6] != ' ') || ans->rr[i].textlen > 900)
+		    (t[6] != '\0' && t[6] != ' ') || ans->rr[i].textlen > 600)
 			continue;
 		am_buf_printf(out, "txt : %s : \"", e->spf_domain);
 		for (k = 0; t[k] != '\0'; k++) {

@@ -321,6 +321,30 @@ test_afrf_refuses_boundary(void **state)
 	am_buf_release(&why);
 }
 
+/* Over-long values (a damaged or hand-edited store) stay within lines. */
+static void
+test_afrf_long_values(void **state)
+{
+	struct am_buf big = AM_BUF_INIT(1 << 16);
+	struct am_report_failure_entry e;
+	char *m;
+	int i;
+
+	(void)state;
+	for (i = 0; i < 5000; i++)
+		am_buf_addc(&big, 'a' + i % 26);
+	entry_init(&e, "Subject: x\r\n");
+	e.authres = am_buf_str(&big);
+	e.mail_from = am_buf_str(&big);
+	e.dkim_identity = am_buf_str(&big);
+	m = afrf(&e, am_buf_str(&big));
+	assert_wire_safe(m);
+	assert_non_null(strstr(m, "\nAuthentication-Results: abcd"));
+	assert_non_null(strstr(m, "\n\tqrst"));   /* folded after 900 */
+	free(m);
+	am_buf_release(&big);
+}
+
 /* ---- the row copy and the queue ---- */
 
 static void
@@ -779,6 +803,7 @@ main(void)
 		cmocka_unit_test(test_afrf_optional_fields),
 		cmocka_unit_test(test_afrf_hostile),
 		cmocka_unit_test(test_afrf_refuses_boundary),
+		cmocka_unit_test(test_afrf_long_values),
 		cmocka_unit_test(test_copy_caps_headers),
 		cmocka_unit_test(test_queue_caps_failures),
 		cmocka_unit_test(test_store_failures),
