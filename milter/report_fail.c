@@ -106,6 +106,7 @@ spf_dns(struct am_report_fail_ctx *c, const struct am_report_failure_entry *e,
 	const char *t;
 
 	if (e->spf_domain == NULL || *e->spf_domain == '\0' ||
+	    e->identity_alignment == NULL ||
 	    strstr(e->identity_alignment, "spf") == NULL ||
 	    am_dns_query(c->dns, e->spf_domain, AM_DNS_T_TXT, &ans, NULL) !=
 	    AM_DNS_OK)
