@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * authmilter-report: builds and sends DMARC aggregate reports (RFC 9990)
- * from the rows the daemon recorded in ReportStore. Run from cron or a
- * systemd timer; see authmilter-report(8).
+ * from the rows the daemon recorded in ReportStore, and the failure
+ * reports (RFC 9991) recorded with them. Run from cron or a systemd
+ * timer; see authmilter-report(8).
  *
  *   --list          closed, unsent periods per policy domain, with counts,
  *                   and the number of unsent failure reports
