@@ -175,6 +175,64 @@ def slow(rs, qpath=None):
     return out
 
 
+def reporting(d, rs):
+    """Reporting off vs on (SQLite), concurrency 8, interleaved repeats."""
+    per = {'off': [], 'on': []}
+    for label, r in rs.items():
+        m = re.match(r'^rep-(off|on)-(\d+)$', label)
+        if m:
+            per[m.group(1)].append((int(m.group(2)), r))
+    if not per['off'] or not per['on']:
+        return None
+    out = {}
+    for v, lst in per.items():
+        lst.sort(key=lambda x: x[0])
+        tp = [r['msgs_per_s'] for _, r in lst]
+        cpu = [r['cpu_s_per_1000'] for _, r in lst]
+        out[v] = {'msgs_per_s': tp, 'cpu_ms_per_msg': cpu,
+                  'msgs_per_s_mean': sum(tp) / len(tp),
+                  'cpu_ms_per_msg_mean': sum(cpu) / len(cpu),
+                  'msgs_per_s_spread': (max(tp) - min(tp)) / max(1e-9, sum(tp) / len(tp)),
+                  'cpu_ms_per_msg_spread': (max(cpu) - min(cpu)) / max(1e-9, sum(cpu) / len(cpu))}
+    off, on = out['off'], out['on']
+    out['throughput_on_over_off'] = on['msgs_per_s_mean'] / max(1e-9, off['msgs_per_s_mean'])
+    out['cpu_on_over_off'] = on['cpu_ms_per_msg_mean'] / max(1e-9, off['cpu_ms_per_msg_mean'])
+    out['cpu_added_ms_per_msg'] = on['cpu_ms_per_msg_mean'] - off['cpu_ms_per_msg_mean']
+    out['target_throughput_met'] = out['throughput_on_over_off'] >= 0.90
+    out['target_cpu_met'] = out['cpu_added_ms_per_msg'] <= 0.03
+    out['stores'] = [load(p) for p in sorted(glob.glob(os.path.join(d, 'rows-*.json')))]
+    return out
+
+
+def print_reporting(rp):
+    print('\nDMARC reporting (authmilter, concurrency 8, fresh daemon per run,'
+          ' runs interleaved off/on):')
+    print('  %-22s %-28s %8s %-28s %8s' % ('variant', 'msgs/s per run', 'spread',
+                                          'CPU ms/msg per run', 'spread'))
+    for v, name in (('off', 'reports off'), ('on', 'ReportStore sqlite')):
+        r = rp[v]
+        print('  %-22s %-28s %7.0f%% %-28s %7.0f%%' % (
+            name, ' '.join('%.0f' % x for x in r['msgs_per_s']),
+            100 * r['msgs_per_s_spread'],
+            ' '.join('%.3f' % x for x in r['cpu_ms_per_msg']),
+            100 * r['cpu_ms_per_msg_spread']))
+        print('  %-22s %-28s %8s %-28s' % ('  mean', '%.0f' % r['msgs_per_s_mean'], '',
+                                          '%.3f' % r['cpu_ms_per_msg_mean']))
+    print('  on/off: throughput %.3f (target >= 0.90: %s), CPU %.3f, CPU added'
+          ' %+.3f ms/msg (target <= 0.03: %s)' % (
+              rp['throughput_on_over_off'],
+              'met' if rp['target_throughput_met'] else 'MISSED',
+              rp['cpu_on_over_off'], rp['cpu_added_ms_per_msg'],
+              'met' if rp['target_cpu_met'] else 'MISSED'))
+    for i, s in enumerate(rp['stores'], 1):
+        if s:
+            print('  store %d: %d rows of %d expected, %d groups differ, dropped'
+                  ' %s (metric) %s (log): %s' % (
+                      i, s['rows'], s['rows_expected'], s['groups_differing'],
+                      s['dropped_metric'], s['dropped_log_lines'],
+                      'ok' if s['ok'] else 'WRONG'))
+
+
 def main():
     ap = argparse.ArgumentParser(description='benchmark report')
     ap.add_argument('--dir', required=True)
@@ -197,6 +255,9 @@ def main():
            'sockets': a.sockets, 'runs': rs, 'verdicts': cs,
            'ratios': ratios(rs, conc), 'slow_dns': slow(rs, os.path.join(a.dir, 'slow-queries.txt')), 'engine': eng,
            'openssl': rates, 'floor': fl, 'timing_s': timing}
+    rp = reporting(a.dir, rs)
+    if rp:
+        res['reporting'] = rp
     if eng and fl:
         st = eng['stages_us']
         dk = st.get('dkim_bodyhash', 0) + st.get('dkim_verify', 0)
@@ -223,6 +284,8 @@ def main():
                 print('  %-22s DNS queries: %d on the cold pass, %d on the warm'
                       ' pass (same corpus again)' % (SETUP_NAMES[s],
                       r['queries_cold'], r['queries_warm']))
+    if rp:
+        print_reporting(rp)
     if eng:
         print('\nengine only (CPU us per message, one thread, zone-file DNS):')
         print('  ' + ', '.join('%s %.1f' % kv for kv in eng['stages_us'].items()))
