@@ -200,7 +200,45 @@ def reporting(d, rs):
     out['cpu_added_ms_per_msg'] = on['cpu_ms_per_msg_mean'] - off['cpu_ms_per_msg_mean']
     out['target_throughput_met'] = out['throughput_on_over_off'] >= 0.90
     out['target_cpu_met'] = out['cpu_added_ms_per_msg'] <= 0.03
+    # each on run against the off run just before it: noise common to both
+    # (other load on the machine at that minute) cancels in the difference
+    offs, ons = dict(per['off']), dict(per['on'])
+    pairs = [(ons[k]['msgs_per_s'] / max(1e-9, offs[k]['msgs_per_s']),
+              ons[k]['cpu_s_per_1000'] - offs[k]['cpu_s_per_1000'])
+             for k in sorted(offs) if k in ons]
+    if pairs:
+        out['paired_throughput_ratio'] = [x for x, _ in pairs]
+        out['paired_cpu_added_ms'] = [y for _, y in pairs]
+        out['paired_throughput_ratio_median'] = median([x for x, _ in pairs])
+        out['paired_cpu_added_ms_median'] = median([y for _, y in pairs])
     out['stores'] = [load(p) for p in sorted(glob.glob(os.path.join(d, 'rows-*.json')))]
+    out['submit'] = submit_bench(d)
+    return out
+
+
+def median(v):
+    v = sorted(v)
+    n = len(v)
+    return v[n // 2] if n % 2 else (v[n // 2 - 1] + v[n // 2]) / 2.0
+
+
+def submit_bench(d):
+    """report_bench --submit: CPU per row, sqlite store and discard."""
+    out = {}
+    for store in ('sqlite', 'discard'):
+        try:
+            text = open(os.path.join(d, 'submit-%s.txt' % store)).read()
+        except OSError:
+            continue
+        m = re.search(r'([\d.]+) us per call', text)
+        if m:
+            out['%s_submit_us_per_call' % store] = float(m.group(1))
+        m = re.search(r'(\d+) committed, (\d+) dropped.*?([\d.]+) us CPU per row',
+                      text)
+        if m:
+            out['%s_committed' % store] = int(m.group(1))
+            out['%s_dropped' % store] = int(m.group(2))
+            out['%s_cpu_us_per_row' % store] = float(m.group(3))
     return out
 
 
@@ -224,6 +262,22 @@ def print_reporting(rp):
               'met' if rp['target_throughput_met'] else 'MISSED',
               rp['cpu_on_over_off'], rp['cpu_added_ms_per_msg'],
               'met' if rp['target_cpu_met'] else 'MISSED'))
+    if 'paired_cpu_added_ms' in rp:
+        print('  paired (each on run vs the off run before it): throughput %s'
+              ' (median %.3f), CPU added %s ms/msg (median %+.3f)' % (
+                  ' '.join('%.3f' % x for x in rp['paired_throughput_ratio']),
+                  rp['paired_throughput_ratio_median'],
+                  ' '.join('%+.3f' % x for x in rp['paired_cpu_added_ms']),
+                  rp['paired_cpu_added_ms_median']))
+    sb = rp.get('submit') or {}
+    if 'sqlite_cpu_us_per_row' in sb:
+        print('  recording path alone (report_bench --submit, 100000 rows):'
+              ' %.1f us CPU per row with SQLite (%.3f ms), %.1f us into a'
+              ' discarding store; submit %.2f us per call; %d dropped' % (
+                  sb['sqlite_cpu_us_per_row'], sb['sqlite_cpu_us_per_row'] / 1000,
+                  sb.get('discard_cpu_us_per_row', 0),
+                  sb.get('sqlite_submit_us_per_call', 0),
+                  sb.get('sqlite_dropped', 0)))
     for i, s in enumerate(rp['stores'], 1):
         if s:
             print('  store %d: %d rows of %d expected, %d groups differ, dropped'
