@@ -213,6 +213,16 @@ def reporting(d, rs):
         out['paired_cpu_added_ms_median'] = median([y for _, y in pairs])
     out['stores'] = [load(p) for p in sorted(glob.glob(os.path.join(d, 'rows-*.json')))]
     out['submit'] = submit_bench(d)
+    # the writer thread's CPU in the measured pass (the store's share)
+    w = []
+    for k, r in sorted(per['on'], key=lambda x: x[0]):
+        try:
+            ticks, hz = open(os.path.join(d, 'writer-%d.txt' % k)).read().split()
+        except (OSError, ValueError):
+            continue
+        w.append(int(ticks) / float(hz) * 1000 / max(1, r['messages']))
+    if w:
+        out['writer_cpu_ms_per_msg'] = w
     return out
 
 
@@ -269,6 +279,10 @@ def print_reporting(rp):
                   rp['paired_throughput_ratio_median'],
                   ' '.join('%+.3f' % x for x in rp['paired_cpu_added_ms']),
                   rp['paired_cpu_added_ms_median']))
+    if rp.get('writer_cpu_ms_per_msg'):
+        print('  report writer thread (am-report) in the measured passes: %s'
+              ' ms CPU per message' % ' '.join(
+                  '%.4f' % x for x in rp['writer_cpu_ms_per_msg']))
     sb = rp.get('submit') or {}
     if 'sqlite_cpu_us_per_row' in sb:
         print('  recording path alone (report_bench --submit, 100000 rows):'
