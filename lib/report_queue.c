@@ -234,6 +234,10 @@ am_reporter_new(const struct am_report_sink *sink, void *state,
 		free(r);
 		return NULL;
 	}
+#ifdef __GLIBC__
+	/* "am-report" in top -H, and for tests/bench/run-bench's writer CPU */
+	(void)pthread_setname_np(r->thread, "am-report");
+#endif
 	return r;
 nomem:
 	am_buf_setf(why, "out of memory");

@@ -10,7 +10,8 @@
  * Every read and write is bounded by the step's deadline (poll on a
  * non-blocking socket): the connect, each command with its whole reply,
  * and each block of the message; a peer that answers a byte at a time
- * cannot stretch a step past ReportSMTPTimeout. A reply is read into a
+ * cannot stretch a step past ReportSMTPTimeout, nor the whole session
+ * past AM_SMTP_SESSION_STEPS times it. A reply is read into a
  * fixed buffer: a line over AM_SMTP_LINE_MAX or a reply over
  * AM_SMTP_REPLY_MAX bytes or AM_SMTP_REPLY_LINES lines is a failure, so
  * memory never grows with what the server sends. Replies must be
@@ -47,11 +48,13 @@
 #define AM_SMTP_REPLY_MAX   16384  /* one whole (multi-line) reply */
 #define AM_SMTP_REPLY_LINES 100
 #define AM_SMTP_WHY_TEXT    200    /* reply text kept in why */
+#define AM_SMTP_SESSION_STEPS 10   /* the whole session: 10 timeouts */
 
 struct smtp {
 	int fd;
 	unsigned timeout_ms;
 	struct timespec deadline;
+	struct timespec session_end;  /* AM_SMTP_SESSION_STEPS timeouts */
 	/* received bytes not yet parsed */
 	unsigned char in[4096];
 	size_t inpos, inlen;
@@ -104,16 +107,28 @@ bad:
 	return -1;
 }
 
+/* now + ms into t */
+static void
+time_after(struct timespec *t, unsigned long long ms)
+{
+	clock_gettime(CLOCK_MONOTONIC, t);
+	t->tv_sec += (time_t)(ms / 1000);
+	t->tv_nsec += (long)(ms % 1000) * 1000000L;
+	if (t->tv_nsec >= 1000000000L) {
+		t->tv_sec++;
+		t->tv_nsec -= 1000000000L;
+	}
+}
+
+/* The step's deadline: one timeout from now, never past the session's. */
 static void
 deadline_set(struct smtp *s)
 {
-	clock_gettime(CLOCK_MONOTONIC, &s->deadline);
-	s->deadline.tv_sec += s->timeout_ms / 1000;
-	s->deadline.tv_nsec += (long)(s->timeout_ms % 1000) * 1000000L;
-	if (s->deadline.tv_nsec >= 1000000000L) {
-		s->deadline.tv_sec++;
-		s->deadline.tv_nsec -= 1000000000L;
-	}
+	time_after(&s->deadline, s->timeout_ms);
+	if (s->deadline.tv_sec > s->session_end.tv_sec ||
+	    (s->deadline.tv_sec == s->session_end.tv_sec &&
+	    s->deadline.tv_nsec > s->session_end.tv_nsec))
+		s->deadline = s->session_end;
 }
 
 /* Milliseconds left before the deadline; 0 when it has passed. */
@@ -138,8 +153,9 @@ wait_fd(struct smtp *s, short events, const char *step, struct am_buf *why)
 
 	for (;;) {
 		if ((left = deadline_left(s)) == 0) {
-			am_buf_setf(why, "%s: timed out after %u ms", step,
-			    s->timeout_ms);
+			am_buf_setf(why, "%s: timed out (ReportSMTPTimeout "
+			    "%u ms a step, %u ms the session)", step,
+			    s->timeout_ms, s->timeout_ms * AM_SMTP_SESSION_STEPS);
 			return -1;
 		}
 		pf.fd = s->fd;
@@ -518,6 +534,8 @@ am_report_smtp_send(const struct am_report_transport *t, const char *from,
 	}
 	s->fd = -1;
 	s->timeout_ms = t->smtp_timeout_ms > 0 ? t->smtp_timeout_ms : 60000;
+	time_after(&s->session_end,
+	    (unsigned long long)s->timeout_ms * AM_SMTP_SESSION_STEPS);
 	rc = smtp_connect(s, host, port, why);
 	if (rc == 0) {
 		rc = session(s, t->helo, from, rcpt, msg, why);

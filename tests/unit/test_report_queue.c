@@ -14,6 +14,7 @@
 #include <stddef.h>
 #include <setjmp.h>
 #include <stdint.h>
+#include <dirent.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -518,6 +519,40 @@ test_queue_free_drains(void **state)
 	assert_int_equal(f.rows, 7);
 }
 
+/* The writer thread is named am-report (top -H, tests/bench/run-bench). */
+static void
+test_queue_thread_name(void **state)
+{
+	struct warnings w = { 0, "", 1000 };
+	struct am_reporter_opts o = opts(100, 50, &w);
+	struct am_reporter *r;
+	struct dirent *de;
+	struct fake f;
+	char path[300], name[32];
+	int found = 0;
+	FILE *fp;
+	DIR *d;
+
+	(void)state;
+	fake_init(&f);
+	r = am_reporter_new(&fake_sink, &f, &o, NULL);
+	assert_non_null(r);
+	assert_non_null(d = opendir("/proc/self/task"));
+	while (!found && (de = readdir(d)) != NULL) {
+		snprintf(path, sizeof(path), "/proc/self/task/%s/comm",
+		    de->d_name);
+		if ((fp = fopen(path, "r")) == NULL)
+			continue;
+		found = fgets(name, sizeof(name), fp) != NULL &&
+		    strcmp(name, "am-report\n") == 0;
+		fclose(fp);
+	}
+	closedir(d);
+	am_reporter_free(r);
+	if (!found)
+		fail_msg("no thread named am-report in /proc/self/task");
+}
+
 int
 main(void)
 {
@@ -532,6 +567,7 @@ main(void)
 		cmocka_unit_test(test_queue_store_fails),
 		cmocka_unit_test(test_queue_off_and_bad),
 		cmocka_unit_test(test_queue_free_drains),
+		cmocka_unit_test(test_queue_thread_name),
 	};
 
 	/* a hang (a caller blocked by the store) fails instead of stalling */

@@ -42,6 +42,7 @@ enum mode {
 	FLOOD_LINES,/* "220-x" lines, without end */
 	FLOOD_BYTES,/* 900-byte "220-" lines, without end */
 	REFUSED,    /* nothing listens on the port */
+	SLOW_BODY,  /* GOOD up to 354, then 8 KB of the message every 200 ms */
 };
 
 struct smtp_case {
@@ -133,10 +134,18 @@ static const struct smtp_case cases[] = {
 	  "EHLO: connection closed by the server", NULL },
 	{ "silent server", 0, SILENT, { NULL },
 	  "from@sub.example", "to@rua.example", -1,
-	  "greeting: timed out after 500 ms", NULL },
+	  "greeting: timed out (ReportSMTPTimeout 500 ms a step", NULL },
+	/*
+	 * Each 8 KB block of a 16 MB message is taken within the step
+	 * timeout, so only the session limit (10 x 500 ms) ends it.
+	 */
+	{ "message taken 8 KB at a time", 0, SLOW_BODY, { NULL },
+	  "from@sub.example", "to@rua.example", -1,
+	  "DATA: timed out (ReportSMTPTimeout 500 ms a step, 5000 ms the "
+	  "session)", NULL },
 	{ "one byte at a time", 0, SLOW, { NULL },
 	  "from@sub.example", "to@rua.example", -1,
-	  "greeting: timed out after 500 ms", NULL },
+	  "greeting: timed out (ReportSMTPTimeout 500 ms a step", NULL },
 	{ "10 MB reply line", 0, HUGE, { NULL },
 	  "from@sub.example", "to@rua.example", -1,
 	  "greeting: reply line longer than 1000 bytes", NULL },
@@ -237,6 +246,21 @@ run_script(struct fake *f, int fd)
 		;
 }
 
+/* Read n bytes; 0, or -1 once the client has gone. */
+static int
+take(int fd, size_t n)
+{
+	char b[1024];
+	ssize_t r;
+
+	while (n > 0) {
+		if ((r = recv(fd, b, n < sizeof(b) ? n : sizeof(b), 0)) <= 0)
+			return -1;
+		n -= (size_t)r;
+	}
+	return 0;
+}
+
 static void
 run_flood(struct fake *f, int fd)
 {
@@ -266,6 +290,18 @@ run_flood(struct fake *f, int fd)
 		memcpy(line + 898, "\r\n", 2);
 		for (i = 0; i < 10000 && put(f, fd, line, 900) == 0; i++)
 			;
+		break;
+	case SLOW_BODY:  /* bounded: 60 blocks, 12 s, over the session */
+		for (i = 0; i < 5; i++) {
+			static const char *const r[] = { OK220, EHLO250,
+			    "250 ok\r\n", "250 ok\r\n", "354 go\r\n" };
+			if ((i > 0 && get_line(f, fd) < 0) ||
+			    put(f, fd, r[i], strlen(r[i])) != 0)
+				return;
+		}
+		ts.tv_nsec = 200 * 1000000L;
+		for (i = 0; i < 60 && take(fd, 8192) == 0; i++)
+			nanosleep(&ts, NULL);
 		break;
 	default:
 		break;
@@ -328,6 +364,21 @@ writer(void *arg, FILE *out, struct am_buf *why)
 	return fputs(arg, out) == EOF ? -1 : 0;
 }
 
+/* 16 MB of 64-byte lines: more than the socket buffers hold */
+static int
+big_writer(void *arg, FILE *out, struct am_buf *why)
+{
+	int i;
+
+	(void)arg;
+	(void)why;
+	for (i = 0; i < 16 * 1024 * 1024 / 64; i++)
+		if (fputs("xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"
+		    "xxxxxxxxxxxxx\n", out) == EOF)
+			return -1;
+	return 0;
+}
+
 static void
 run_case(const struct smtp_case *c)
 {
@@ -356,7 +407,8 @@ run_case(const struct smtp_case *c)
 	t.smtp_host = spec;
 	t.smtp_timeout_ms = 500;
 	t.helo = "sub.example";
-	rc = am_report_deliver(&t, c->from, c->rcpt, writer, MSG, &why);
+	rc = am_report_deliver(&t, c->from, c->rcpt,
+	    c->mode == SLOW_BODY ? big_writer : writer, MSG, &why);
 	if (threaded)
 		pthread_join(th, NULL);
 	if (f.lfd >= 0)
