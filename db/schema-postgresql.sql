@@ -62,6 +62,7 @@ CREATE TABLE failure_report (
 	sent_at BIGINT
 );
 CREATE INDEX failure_report_pending ON failure_report (sent_at, id);
+CREATE INDEX failure_report_domain ON failure_report (policy_domain, sent_at);
 CREATE INDEX failure_report_time ON failure_report (time);
 CREATE TABLE failure_rate (
 	destination TEXT NOT NULL,

@@ -49,8 +49,10 @@ CREATE TABLE report_sent (
 
 -- migration 2
 -- failure_report: one row per failure report (RFC 9991) the daemon
--- recorded (FailureReports yes); the header block only, never a body.
--- sent_at NULL: authmilter-report has not settled it yet.
+-- recorded (FailureReports yes); the header block only, never a body,
+-- and emptied once the report is settled. sent_at NULL: authmilter-report
+-- has not settled it yet; at most AM_REPORT_FAIL_PENDING (report_store.h)
+-- of those per policy domain are kept, the rest are not inserted.
 -- failure_rate: reports per destination address per hour
 -- (FailureReportRate), shared by every sender of the store.
 CREATE TABLE failure_report (
@@ -71,6 +73,7 @@ CREATE TABLE failure_report (
 	sent_at INTEGER
 );
 CREATE INDEX failure_report_pending ON failure_report (sent_at, id);
+CREATE INDEX failure_report_domain ON failure_report (policy_domain, sent_at);
 CREATE INDEX failure_report_time ON failure_report (time);
 CREATE TABLE failure_rate (
 	destination TEXT NOT NULL,

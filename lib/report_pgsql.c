@@ -65,11 +65,16 @@ static const struct {
 	    " NOT EXISTS (SELECT 1 FROM report_sent WHERE policy_domain = $1"
 	    " AND period_begin <= $3 AND $2 <= period_end)"
 	    " ON CONFLICT DO NOTHING", 5 },
+	/* not when the domain has AM_REPORT_FAIL_PENDING unsent already */
 	{ "am_fail_add", "INSERT INTO failure_report (time, source_ip,"
 	    " policy_domain, header_from, mail_from, ruf, fo,"
 	    " identity_alignment, delivery_result, dkim_domain, dkim_selector,"
-	    " dkim_identity, spf_domain, authres, headers) VALUES ($1, $2, $3,"
-	    " $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)", 15 },
+	    " dkim_identity, spf_domain, authres, headers) SELECT $1::bigint,"
+	    " $2::text, $3::text, $4::text, $5::text, $6::text, $7::text,"
+	    " $8::text, $9::text, $10::text, $11::text, $12::text, $13::text,"
+	    " $14::text, $15::text WHERE (SELECT count(*) FROM failure_report"
+	    " WHERE policy_domain = $3::text AND sent_at IS NULL) < $16::bigint",
+	    16 },
 	{ "am_fail_ids", "SELECT id FROM failure_report WHERE sent_at IS NULL"
 	    " ORDER BY id LIMIT $1", 1 },
 	{ "am_fail_get", "SELECT id, time, source_ip, policy_domain,"
@@ -77,8 +82,9 @@ static const struct {
 	    " delivery_result, dkim_domain, dkim_selector, dkim_identity,"
 	    " spf_domain, authres, headers FROM failure_report WHERE id = $1",
 	    1 },
-	{ "am_fail_done", "UPDATE failure_report SET sent_at = $2 WHERE"
-	    " id = $1 AND sent_at IS NULL", 2 },
+	/* settled: the header block is not kept any longer */
+	{ "am_fail_done", "UPDATE failure_report SET sent_at = $2, headers = ''"
+	    " WHERE id = $1 AND sent_at IS NULL", 2 },
 	/* one statement: a row comes back only when a slot was taken */
 	{ "am_fail_rate", "INSERT INTO failure_rate (destination, hour, count)"
 	    " VALUES ($1, $2, 1) ON CONFLICT (destination, hour) DO UPDATE"
@@ -256,8 +262,8 @@ insert_failure(struct pg_store *s, const struct am_report_row *r,
     const char *ruf, struct am_buf *why)
 {
 	const struct am_report_failure *f = r->failure;
-	const char *v[15];
-	char t[32];
+	const char *v[16];
+	char t[32], cap[32];
 	PGresult *res;
 
 	snprintf(t, sizeof(t), "%lld", (long long)r->time);
@@ -278,7 +284,9 @@ insert_failure(struct pg_store *s, const struct am_report_row *r,
 	v[12] = txt(s, 22, r->spf_domain);
 	v[13] = txt(s, 13, f->authres != NULL ? f->authres : "");
 	v[14] = txt(s, 14, f->headers != NULL ? f->headers : "");
-	res = run(s, PG_FAIL_ADD, 15, v);
+	snprintf(cap, sizeof(cap), "%d", AM_REPORT_FAIL_PENDING);
+	v[15] = cap;
+	res = run(s, PG_FAIL_ADD, 16, v);
 	if (PQresultStatus(res) != PGRES_COMMAND_OK)
 		return pg_fail(s, "insert failure report", res, why);
 	PQclear(res);

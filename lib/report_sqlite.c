@@ -63,19 +63,23 @@ static const char *const stmt_sql[ST_COUNT] = {
 	    " AND period_begin <= ?3 AND ?2 <= period_end",
 	[ST_SENT_ADD] = "INSERT INTO report_sent (policy_domain, period_begin,"
 	    " period_end, report_id, sent_at) VALUES (?1, ?2, ?3, ?4, ?5)",
+	/* not when the domain has AM_REPORT_FAIL_PENDING unsent already */
 	[ST_FAIL_ADD] = "INSERT INTO failure_report (time, source_ip,"
 	    " policy_domain, header_from, mail_from, ruf, fo,"
 	    " identity_alignment, delivery_result, dkim_domain, dkim_selector,"
-	    " dkim_identity, spf_domain, authres, headers) VALUES (?1, ?2, ?3,"
-	    " ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)",
+	    " dkim_identity, spf_domain, authres, headers) SELECT ?1, ?2, ?3,"
+	    " ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15 WHERE"
+	    " (SELECT count(*) FROM failure_report WHERE policy_domain = ?3"
+	    " AND sent_at IS NULL) < ?16",
 	[ST_FAIL_IDS] = "SELECT id FROM failure_report WHERE sent_at IS NULL"
 	    " ORDER BY id LIMIT ?1",
 	[ST_FAIL_GET] = "SELECT id, time, source_ip, policy_domain,"
 	    " header_from, mail_from, ruf, fo, identity_alignment,"
 	    " delivery_result, dkim_domain, dkim_selector, dkim_identity,"
 	    " spf_domain, authres, headers FROM failure_report WHERE id = ?1",
-	[ST_FAIL_DONE] = "UPDATE failure_report SET sent_at = ?2 WHERE id = ?1"
-	    " AND sent_at IS NULL",
+	/* settled: the header block is not kept any longer */
+	[ST_FAIL_DONE] = "UPDATE failure_report SET sent_at = ?2, headers = ''"
+	    " WHERE id = ?1 AND sent_at IS NULL",
 	/* one statement: a row comes back only when a slot was taken */
 	[ST_FAIL_RATE] = "INSERT INTO failure_rate (destination, hour, count)"
 	    " VALUES (?1, ?2, 1) ON CONFLICT (destination, hour) DO UPDATE"
@@ -297,6 +301,7 @@ insert_failure(struct sqlite_store *s, const struct am_report_row *r,
 	bind_text(st, 13, r->spf_domain);
 	bind_text(st, 14, f->authres != NULL ? f->authres : "");
 	bind_text(st, 15, f->headers != NULL ? f->headers : "");
+	sqlite3_bind_int64(st, 16, AM_REPORT_FAIL_PENDING);
 	if (sqlite3_step(st) != SQLITE_DONE)
 		return fail(s, "insert failure report", why);
 	return 0;

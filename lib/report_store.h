@@ -123,7 +123,10 @@ struct am_report_store_ops {
 	    int64_t end, const char *report_id, int64_t now, struct am_buf *why);
 	/*
 	 * Failure reports (RFC 9991). insert() stores a row's failure
-	 * report with it, in the same transaction.
+	 * report with it, in the same transaction -- unless its policy
+	 * domain has AM_REPORT_FAIL_PENDING unsent ones already (a flood of
+	 * forged mail must not fill the disk with header blocks the rate
+	 * limit would drop anyway); then only the row is stored.
 	 * fail_pending: the ids of unsent failure reports, oldest first, at
 	 * most max, into ids and *n: 0 or -1 with why.
 	 */
@@ -133,8 +136,9 @@ struct am_report_store_ops {
 	 * store: 0; 1 when there is none; -1 with why. */
 	int (*fail_get)(void *state, int64_t id,
 	    struct am_report_failure_entry *out, struct am_buf *why);
-	/* Mark entry id sent (or settled) at now: 0; 1 when it already
-	 * was; -1 with why. One statement, so one transaction. */
+	/* Mark entry id sent (or settled) at now, and empty its header
+	 * block (not kept past need): 0; 1 when it already was; -1 with
+	 * why. One statement, so one transaction. */
 	int (*fail_done)(void *state, int64_t id, int64_t now,
 	    struct am_buf *why);
 	/*
@@ -181,6 +185,9 @@ struct am_report_store *am_report_store_close(struct am_report_store *s);
 /* SQLite back end (report_sqlite.c): path of the database file. */
 struct am_report_store *am_report_sqlite_open(const char *path,
     struct am_buf *why);
+
+/* Unsent failure reports kept per policy domain (see insert). */
+#define AM_REPORT_FAIL_PENDING 1000
 
 /* The schema version this program writes (highest migration). */
 #define AM_REPORT_SCHEMA_VERSION 2

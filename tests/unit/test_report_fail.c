@@ -573,9 +573,12 @@ test_store_failures(void **state)
 	assert_int_equal(s->ops->fail_get(s->state, ids[1], &e, &why), 0);
 	assert_string_equal(e.mail_from, "");
 	assert_int_equal(s->ops->fail_get(s->state, 999, &e, &why), 1);
-	/* sent once */
+	/* sent once; the header block is not kept after */
 	assert_int_equal(s->ops->fail_done(s->state, ids[0], 1700000100, &why), 0);
 	assert_int_equal(s->ops->fail_done(s->state, ids[0], 1700000200, &why), 1);
+	assert_int_equal(s->ops->fail_get(s->state, ids[0], &e, &why), 0);
+	assert_string_equal(e.headers, "");
+	assert_string_equal(e.identity_alignment, "dkim, spf");
 	assert_int_equal(s->ops->fail_pending(s->state, ids, 8, &n, &why), 0);
 	assert_int_equal(n, 1);
 	/* the rate: 3 per destination and hour, then refused; other hours
@@ -606,6 +609,56 @@ test_store_failures(void **state)
 	assert_int_equal(e.time, 1700000010);
 	assert_int_equal(s->ops->fail_rate(s->state, "ruf@rcpt.test", 3600, 1,
 	    &why), 0);
+	am_report_store_close(s);
+	tmpdb_free(&t);
+	am_buf_release(&why);
+}
+
+/* A flood for one domain: at most AM_REPORT_FAIL_PENDING unsent kept. */
+static void
+test_store_pending_cap(void **state)
+{
+	static const char *const ruf[] = { "mailto:ruf@rcpt.test" };
+	struct am_buf why = AM_BUF_INIT(512);
+	struct am_report_row **rows;
+	struct am_report_failure f;
+	struct am_report_row r;
+	struct am_report_store *s;
+	struct tmpdb t;
+	int64_t *ids;
+	size_t n, i, total = AM_REPORT_FAIL_PENDING + 5;
+
+	(void)state;
+	tmpdb_new(&t);
+	s = open_ok(&t);
+	row_init(&r, &f, ruf);
+	assert_non_null(rows = calloc(total, sizeof(*rows)));
+	assert_non_null(ids = calloc(total + 10, sizeof(*ids)));
+	for (i = 0; i < total; i++)
+		assert_non_null(rows[i] = am_report_row_copy(&r));
+	if (s->ops->insert(s->state, rows, total, &why) != 0)
+		fail_msg("insert: %s", am_buf_str(&why));
+	assert_int_equal(s->ops->fail_pending(s->state, ids, total + 10, &n,
+	    &why), 0);
+	assert_int_equal(n, AM_REPORT_FAIL_PENDING);
+	/* every row is kept all the same, and another domain is recorded */
+	r.policy_domain = "other.test";
+	insert_ok(s, &r);
+	assert_int_equal(s->ops->fail_pending(s->state, ids, total + 10, &n,
+	    &why), 0);
+	assert_int_equal(n, AM_REPORT_FAIL_PENDING + 1);
+	/* one settled: room for one more */
+	assert_int_equal(s->ops->fail_done(s->state, ids[0], 1, &why), 0);
+	r.policy_domain = "fail.auth.test";
+	insert_ok(s, &r);
+	insert_ok(s, &r);
+	assert_int_equal(s->ops->fail_pending(s->state, ids, total + 10, &n,
+	    &why), 0);
+	assert_int_equal(n, AM_REPORT_FAIL_PENDING + 1);
+	for (i = 0; i < total; i++)
+		am_report_row_free(rows[i]);
+	free(rows);
+	free(ids);
 	am_report_store_close(s);
 	tmpdb_free(&t);
 	am_buf_release(&why);
@@ -807,6 +860,7 @@ main(void)
 		cmocka_unit_test(test_copy_caps_headers),
 		cmocka_unit_test(test_queue_caps_failures),
 		cmocka_unit_test(test_store_failures),
+		cmocka_unit_test(test_store_pending_cap),
 		cmocka_unit_test(test_store_migrates_v1),
 		cmocka_unit_test(test_engine),
 	};

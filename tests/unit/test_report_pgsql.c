@@ -388,6 +388,8 @@ test_failures(void **state)
 	/* sent once, whichever host marks it */
 	assert_int_equal(a->ops->fail_done(a->state, ids[0], t + 60, &why), 0);
 	assert_int_equal(b->ops->fail_done(b->state, ids[0], t + 61, &why), 1);
+	assert_int_equal(b->ops->fail_get(b->state, ids[0], &e, &why), 0);
+	assert_string_equal(e.headers, "");
 	assert_int_equal(b->ops->fail_pending(b->state, ids, 8, &n, &why), 0);
 	assert_int_equal(n, 1);
 	/* one rate for the fleet: 2 per hour, whichever host sends */
