@@ -33,7 +33,11 @@
 #           whose sendmail (a wrapper around Postfix's) SIGKILLs the run at
 #           the second domain, after the first was sent and marked; a second
 #           run sends the rest: every domain's report arrives once, each
-#           valid against rfc9990.xsd; a third run sends nothing.
+#           valid against rfc9990.xsd; a third run sends nothing;
+#  dup      the known limit (authmilter-report(8) BUGS): a run killed
+#           after Postfix accepted its first report and before the mark
+#           commits; the next run sends that report again (same Subject,
+#           same Report-ID) and each other one once.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/lib_auth.sh"
 . "$(dirname "$0")/lib_faults.sh"
@@ -213,5 +217,44 @@ if [ "$n" = 4 ] && grep -q '^0 reports sent' "$E2E_DIR/send3.out"; then
 	e2e_ok "report: run 3 sends nothing"
 else
 	e2e_fail "report: run 3" "$n reports: $(cat "$E2E_DIR/send3.out")"
+fi
+
+# ---- dup: the known limit (authmilter-report(8) BUGS) ----
+# killed after Postfix accepted the first report, before its mark: that
+# one report is sent again by the next run, with the same Report-ID
+n0=$(rows)
+faults_send dup
+faults_same_verdicts dup ok
+expect_rows dup $((n0 + 4))
+sqlite3 "$DB" "UPDATE report_row SET time = time - 2 * 86400
+    WHERE time > CAST(strftime('%s', 'now') AS INTEGER) - 3600"
+cat >"$E2E_DIR/sendmail-late" <<EOF
+#!/bin/sh
+# the first call sends, then kills the report run before it marks
+[ -e "$E2E_DIR/killed-late" ] && exec /usr/sbin/sendmail -C "$E2E_PF_ETC" "\$@"
+/usr/sbin/sendmail -C "$E2E_PF_ETC" "\$@" || exit \$?
+touch "$E2E_DIR/killed-late"
+kill -9 \$PPID
+EOF
+chmod 755 "$E2E_DIR/sendmail-late"
+sed "s|sendmail-kill|sendmail-late|" "$E2E_DIR/report.conf" >"$E2E_DIR/late.conf"
+faults_reports | sort >"$E2E_DIR/before-dup"
+"$REPORT" -c "$E2E_DIR/late.conf" >"$E2E_DIR/late1.out" 2>&1
+rc1=$?
+"$REPORT" -c "$E2E_DIR/late.conf" >"$E2E_DIR/late2.out" 2>&1
+rc2=$?
+e2e_poll 20 sh -c "[ \$(grep -l -x -F 'Delivered-To: $FAULTS_RUA' $E2E_DIR/mail/all/new/* 2>/dev/null | wc -l) -ge 9 ]"
+faults_reports | sort | comm -13 "$E2E_DIR/before-dup" - >"$E2E_DIR/dup-files"
+for f in $(cat "$E2E_DIR/dup-files"); do
+	e2e_headers "$f" | sed -n 's/^Subject: //p'
+done | sort >"$E2E_DIR/dup-subjects"
+twice=$(sed 's/.*Report Domain: \([^ ]*\) .*/\1/' "$E2E_DIR/dup-subjects" | uniq -d)
+if [ "$rc1" = 137 ] && [ "$rc2" = 0 ] && [ "$(wc -l <"$E2E_DIR/dup-files")" = 5 ] &&
+    [ "$twice" = none.faults.test ] &&
+    [ "$(grep -c 'Report Domain: none.faults.test' "$E2E_DIR/dup-subjects")" = 2 ] &&
+    [ "$(grep 'Report Domain: none.faults.test' "$E2E_DIR/dup-subjects" | sort -u | wc -l)" = 1 ]; then
+	e2e_ok "dup: killed between sending and marking: that report (only) sent twice, same Subject and Report-ID"
+else
+	e2e_fail "dup" "exit $rc1/$rc2: $(cat "$E2E_DIR/dup-subjects" "$E2E_DIR/late1.out" "$E2E_DIR/late2.out")"
 fi
 e2e_finish
