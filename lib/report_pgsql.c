@@ -577,6 +577,14 @@ static const struct am_report_store_ops pgsql_ops = {
 	.close = pg_close,
 };
 
+int
+am_report_pgsql_away(const char *conninfo)
+{
+	PGPing p = PQping(conninfo);
+
+	return p == PQPING_NO_RESPONSE || p == PQPING_REJECT;
+}
+
 struct am_report_store *
 am_report_pgsql_open(const char *conninfo, struct am_buf *why)
 {

@@ -21,6 +21,10 @@
 #          ONE report per policy domain through Postfix, whose counts add
 #          up to the messages of both daemons (6 per domain: 3 through
 #          each), each valid against rfc9990.xsd;
+#  cold    PostgreSQL stopped, daemon B stopped and started again: it
+#          starts (it refused to: a store away at start stopped the
+#          daemon), same verdicts, 4 drops counted and a warning; then
+#  warm    PostgreSQL started: B opens the store at its next batch, 4 rows;
 #  hung    PostgreSQL frozen (SIGSTOP) with rows queued: mail still flows
 #          with the same verdicts, and SIGTERM still stops daemon B within
 #          10 s, exit 0 (the bug was a stop waiting for the store forever);
@@ -174,6 +178,45 @@ for f in $(faults_reports); do
 	fi
 done
 
+# ---- cold: daemon B started while PostgreSQL is down ----
+# stop_b LABEL: SIGTERM to daemon B; it must exit 0 within 10 s
+stop_b() {
+	local save=$E2E_MILTER_PID
+	kill -TERM "$PID_B"
+	E2E_MILTER_PID=$PID_B
+	e2e_milter_wait_exit "$1"
+	E2E_MILTER_PID=$save
+	E2E_PIDS=${E2E_PIDS/$PID_B /}
+}
+faults_pg_stop fast || e2e_die "pg_ctl stop failed"
+stop_b "cold: daemon B stops"
+"$AM_BIN" -f -c "$E2E_DIR/b.conf" >>"$E2E_DIR/authmilter-b.log" 2>&1 &
+PID_B=$!
+E2E_PIDS="$PID_B $E2E_PIDS"
+if e2e_poll 10 e2e_tcp_open "$MILTER_B"; then
+	e2e_ok "cold: daemon B starts while the store is down"
+else
+	e2e_fail "cold: daemon B" "not listening: $(tail -2 "$E2E_DIR/authmilter-b.log")"
+fi
+E2E_SMTP_PORT=$SMTP_B
+faults_send cold-b
+E2E_SMTP_PORT=$SMTP_A
+faults_same_verdicts cold-b up-a
+expect_dropped "cold: daemon B" "$STATS_B" 4
+if grep -q 'DMARC reports: report: ReportStore does not answer (.*): started without it' \
+    "$E2E_DIR/authmilter-b.log"; then
+	e2e_ok "cold: the start without the store is logged"
+else
+	e2e_fail "cold: log" "$(grep 'DMARC reports' "$E2E_DIR/authmilter-b.log" | tail -3)"
+fi
+faults_pg_start || e2e_die "pg_ctl start: $(tail -5 "$FAULTS_PG/pg.log")"
+n0=$(rows)
+E2E_SMTP_PORT=$SMTP_B
+faults_send warm-b
+E2E_SMTP_PORT=$SMTP_A
+faults_same_verdicts warm-b up-a
+expect_rows "warm: the store opened at the first batch after it answers" $((n0 + 4))
+
 # ---- hung: the store stops answering; a stop must not wait for it ----
 pg_pids() {
 	local m
@@ -185,12 +228,7 @@ kill -STOP $PG_FROZEN
 send_both hung
 faults_same_verdicts hung-a up-a
 faults_same_verdicts hung-b up-a
-kill -TERM "$PID_B"
-save=$E2E_MILTER_PID
-E2E_MILTER_PID=$PID_B
-e2e_milter_wait_exit "hung: daemon B stops"
-E2E_MILTER_PID=$save
-E2E_PIDS=${E2E_PIDS/$PID_B /}
+stop_b "hung: daemon B stops"
 if grep -q 'DMARC reports: report: [1-4] rows not written at stop' "$E2E_DIR/authmilter-b.log"; then
 	e2e_ok "hung: the rows left unwritten are logged: $(grep -o '[0-9]* rows not written at stop: [^;]*' "$E2E_DIR/authmilter-b.log" | tail -1)"
 else
