@@ -267,6 +267,12 @@ struct am_reporter_opts {
 	 * bytes each) in the queue at once; past it the row is queued
 	 * without its failure report (counted). 0: 100 */
 	size_t fail_max;
+	/*
+	 * Longest am_reporter_free() waits for the store to take the queued
+	 * rows (0: 5000 ms); after it, they are dropped, counted and warned
+	 * about, so a hung store cannot hold up a stop.
+	 */
+	unsigned drain_ms;
 	/* Clock for the warning rate limit; NULL: CLOCK_MONOTONIC seconds. */
 	int64_t (*now)(void *arg);
 	void *now_arg;
@@ -305,7 +311,12 @@ int am_report_submit(struct am_reporter *r, const struct am_report_row *row);
 void am_reporter_flush(struct am_reporter *r);
 /* Counters so far (a consistent snapshot); all 0 for r NULL. */
 void am_reporter_stats(struct am_reporter *r, struct am_report_stats *out);
-/* Flush, stop the writer thread, free r; returns NULL. NULL is a no-op. */
+/*
+ * Drain the queue (at most drain_ms), stop the writer thread, free r;
+ * returns NULL. NULL is a no-op. When the store does not answer within
+ * drain_ms, the queued rows are dropped (counted, one warning) and the
+ * writer thread, stuck in the store, frees r itself if it ever returns.
+ */
 struct am_reporter *am_reporter_free(struct am_reporter *r);
 
 /*

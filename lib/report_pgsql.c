@@ -8,8 +8,11 @@
  * compiled in (report_schema_pgsql.c is generated from it) and migrated
  * under a transaction-level advisory lock, so daemons starting together
  * apply each migration once. Statements are prepared per connection; a
- * lost connection is reset before the next operation (the batch that saw
- * it failing is dropped and counted by the queue). Groups are read in
+ * lost connection is reset before the next operation. A session the
+ * server ended while we were idle (a server restart) is found dead only by
+ * the next batch: that batch is tried once more on a new session, as none
+ * of it was committed (a batch whose COMMIT was sent is never tried again:
+ * it may have been committed; it is dropped and counted by the queue). Groups are read in
  * libpq's single-row mode, so a report streams here too. Text columns
  * are UTF-8: invalid bytes are sent as U+FFFD (the XML writer would
  * write them so anyway), so one hostile row cannot fail a batch.
@@ -227,6 +230,9 @@ ready(struct pg_store *s, struct am_buf *why)
 		s->prepared = 0;
 		if (PQstatus(s->conn) != CONNECTION_OK)
 			return pg_fail(s, "connection", NULL, why);
+		/* a new session: the open's settings again */
+		if (pg_exec(s, "SET client_encoding = 'UTF8'", why) != 0)
+			return -1;
 	}
 	for (i = 0; !s->prepared && i < NSTMT; i++) {
 		res = PQprepare(s->conn, stmts[i].name, stmts[i].sql,
@@ -352,24 +358,42 @@ insert_one(struct pg_store *s, const struct am_report_row *r,
 	return 0;
 }
 
+/* One batch in one transaction; *committing once COMMIT was sent. */
 static int
-pg_insert(void *state, struct am_report_row *const *rows, size_t n,
-    struct am_buf *why)
+insert_batch(struct pg_store *s, struct am_report_row *const *rows, size_t n,
+    int *committing, struct am_buf *why)
 {
-	struct pg_store *s = state;
 	size_t i;
 
+	*committing = 0;
 	if (ready(s, why) != 0 || pg_exec(s, "BEGIN", why) != 0)
 		return -1;
 	for (i = 0; i < n; i++)
 		if (insert_one(s, rows[i], why) != 0)
 			goto err;
+	*committing = 1;
 	if (pg_exec(s, "COMMIT", why) != 0)
 		goto err;
 	return 0;
 err:
 	pg_rollback(s);
 	return -1;
+}
+
+static int
+pg_insert(void *state, struct am_report_row *const *rows, size_t n,
+    struct am_buf *why)
+{
+	struct pg_store *s = state;
+	int was_ok = PQstatus(s->conn) == CONNECTION_OK, committing;
+
+	if (insert_batch(s, rows, n, &committing, why) == 0)
+		return 0;
+	/* a session that died while idle (not one we just reset) */
+	if (!was_ok || committing || PQstatus(s->conn) == CONNECTION_OK)
+		return -1;
+	am_buf_reset(why);
+	return insert_batch(s, rows, n, &committing, why);
 }
 
 static int
@@ -752,6 +776,14 @@ static const struct am_report_store_ops pgsql_ops = {
 	.version = pg_version,
 	.close = pg_close,
 };
+
+int
+am_report_pgsql_away(const char *conninfo)
+{
+	PGPing p = PQping(conninfo);
+
+	return p == PQPING_NO_RESPONSE || p == PQPING_REJECT;
+}
 
 struct am_report_store *
 am_report_pgsql_open(const char *conninfo, struct am_buf *why)

@@ -17,6 +17,14 @@
  * rate-limited (warn_interval) and say how many rows were lost since the
  * previous warning and why.
  *
+ * am_reporter_free() drains the queue, but waits at most drain_ms for a
+ * store that does not answer (a server that hangs, not one that refuses:
+ * a refusing store fails each batch at once): then the rows still queued
+ * are dropped, counted and named in one warning, and the writer thread is
+ * left to itself (abandoned); it frees the reporter and closes the sink if
+ * the store ever lets go of it, and otherwise ends with the process. So a
+ * stop never waits for the store for longer than drain_ms.
+ *
  * Locking: one mutex (mu) guards every field below it in struct
  * am_reporter; the sink is called by the writer thread only.
  */
@@ -47,6 +55,7 @@ struct am_reporter {
 	size_t fail_queued;                 /* rows in the ring with a
 	                                       failure report */
 	int flush_wanted, stop;
+	int abandoned;                      /* free gave up: the writer frees */
 	struct am_report_stats st;
 	uint64_t warned_full, warned_store; /* drop counts at the last warning */
 	uint64_t warned_failure;
@@ -173,11 +182,30 @@ wait_for_work(struct am_reporter *r)
 			break;
 }
 
+/* Free r and what it owns; the writer thread is gone or is the caller. */
+static void
+destroy(struct am_reporter *r)
+{
+	size_t i;
+
+	for (i = 0; i < r->o.queue_max; i++)
+		am_report_row_free(r->ring[i]);
+	pthread_mutex_destroy(&r->mu);
+	pthread_cond_destroy(&r->wake);
+	pthread_cond_destroy(&r->done);
+	free(r->ring);
+	free(r->batch);
+	if (r->sink->close != NULL)
+		r->sink->close(r->state);
+	free(r);
+}
+
 static void *
 writer(void *arg)
 {
 	struct am_reporter *r = arg;
 	size_t n;
+	int abandoned;
 
 	pthread_mutex_lock(&r->mu);
 	for (;;) {
@@ -194,7 +222,11 @@ writer(void *arg)
 		commit_batch(r, r->batch, n);
 		pthread_mutex_lock(&r->mu);
 	}
+	abandoned = r->abandoned;
 	pthread_mutex_unlock(&r->mu);
+	/* am_reporter_free() gave up on us and returned: ours to free */
+	if (abandoned)
+		destroy(r);
 	return NULL;
 }
 
@@ -216,6 +248,7 @@ am_reporter_new(const struct am_report_sink *sink, void *state,
 	r->o.flush_ms = r->o.flush_ms ? r->o.flush_ms : 1000;
 	r->o.warn_interval = r->o.warn_interval ? r->o.warn_interval : 60;
 	r->o.fail_max = r->o.fail_max ? r->o.fail_max : 100;
+	r->o.drain_ms = r->o.drain_ms ? r->o.drain_ms : 5000;
 	if (r->o.now == NULL)
 		r->o.now = mono_now;
 	if ((r->ring = calloc(r->o.queue_max, sizeof(*r->ring))) == NULL ||
@@ -322,28 +355,83 @@ am_reporter_stats(struct am_reporter *r, struct am_report_stats *out)
 	pthread_mutex_unlock(&r->mu);
 }
 
+/*
+ * Wait (mu held) until every row queued so far is finished, or until
+ * drain_ms have passed; 0 when drained.
+ */
+static int
+drain(struct am_reporter *r)
+{
+	struct timespec until;
+	uint64_t target = r->enqueued;
+
+	clock_gettime(CLOCK_REALTIME, &until);
+	until.tv_sec += r->o.drain_ms / 1000;
+	until.tv_nsec += (long)(r->o.drain_ms % 1000) * 1000000L;
+	if (until.tv_nsec >= 1000000000L) {
+		until.tv_sec++;
+		until.tv_nsec -= 1000000000L;
+	}
+	while (r->finished < target) {
+		r->flush_wanted = 1;
+		pthread_cond_signal(&r->wake);
+		if (pthread_cond_timedwait(&r->done, &r->mu, &until) == ETIMEDOUT)
+			return r->finished < target ? -1 : 0;
+	}
+	return 0;
+}
+
+/*
+ * With mu held, after drain() gave up: drop the queued rows, count them,
+ * and format the warning; the number dropped.
+ */
+static uint64_t
+abandon(struct am_reporter *r, char *msg, size_t size)
+{
+	uint64_t queued = r->count, busy = r->taken - r->finished;
+
+	while (r->count > 0) {
+		r->ring[r->head] = am_report_row_free(r->ring[r->head]);
+		r->head = (r->head + 1) % r->o.queue_max;
+		r->count--;
+	}
+	r->st.dropped_store += queued;
+	r->abandoned = 1;
+	snprintf(msg, size, "report: %llu rows not written at stop: %llu "
+	    "queued (dropped), %llu in a batch the store %s has not answered "
+	    "for %u ms", (unsigned long long)(queued + busy),
+	    (unsigned long long)queued, (unsigned long long)busy,
+	    r->sink->name, r->o.drain_ms);
+	return queued;
+}
+
 struct am_reporter *
 am_reporter_free(struct am_reporter *r)
 {
-	size_t i;
+	struct am_reporter_opts o;
+	char msg[512];
+	uint64_t dropped;
 
 	if (r == NULL)
 		return NULL;
-	am_reporter_flush(r);
 	pthread_mutex_lock(&r->mu);
-	r->stop = 1;
+	r->stop = 1;                 /* no more rows in */
+	if (drain(r) != 0) {
+		/* from the unlock on, the writer may free r at any time */
+		o = r->o;
+		dropped = abandon(r, msg, sizeof(msg));
+		pthread_detach(r->thread);
+		pthread_cond_signal(&r->wake);
+		pthread_mutex_unlock(&r->mu);
+		if (dropped > 0 && o.dropped != NULL)
+			o.dropped(o.dropped_arg, dropped);
+		if (o.warn != NULL)
+			o.warn(o.warn_arg, msg);
+		return NULL;
+	}
 	pthread_cond_signal(&r->wake);
 	pthread_mutex_unlock(&r->mu);
 	pthread_join(r->thread, NULL);
-	for (i = 0; i < r->o.queue_max; i++)
-		am_report_row_free(r->ring[i]);
-	pthread_mutex_destroy(&r->mu);
-	pthread_cond_destroy(&r->wake);
-	pthread_cond_destroy(&r->done);
-	free(r->ring);
-	free(r->batch);
-	if (r->sink->close != NULL)
-		r->sink->close(r->state);
-	free(r);
+	destroy(r);
 	return NULL;
 }

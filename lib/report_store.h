@@ -195,6 +195,13 @@ struct am_report_store *am_report_sqlite_open(const char *path,
 /* PostgreSQL back end (report_pgsql.c): a libpq connection URI. */
 struct am_report_store *am_report_pgsql_open(const char *conninfo,
     struct am_buf *why);
+/*
+ * 1 when the server of conninfo does not answer at all or refuses
+ * connections for now (PQping: down, starting, shutting down); 0 when it
+ * answers or conninfo itself is bad. Tells a store that is away from one
+ * that is misconfigured.
+ */
+int am_report_pgsql_away(const char *conninfo);
 
 /* ---- UTF-8 (report_store.c) ---- */
 
