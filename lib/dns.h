@@ -107,6 +107,26 @@ struct am_dns_ctl {
 	                         passed, not because of an answer */
 };
 
+/*
+ * An asynchronous request (am_dns_submit): memory of the submitter, which
+ * must keep it until done has been called or am_dns_cancel() returned.
+ */
+struct am_dns_req {
+	/* in: called once, on another thread (the resolver's), when the
+	 * result is in; it takes over ans */
+	void (*done)(struct am_dns_req *r);
+	void *arg;                /* in: for done */
+	enum am_dns_status status; /* out, as am_dns_query() */
+	struct am_dns_answer *ans; /* out: a reference, or NULL */
+	int from_cache;           /* out: the cache layer had it at once */
+	int timed_out;            /* out: as in struct am_dns_ctl */
+	char why[200];            /* out: on TEMPFAIL */
+	/* owned by the layer the request was submitted to */
+	struct am_dns_req *next;
+	void *link;
+	int state;
+};
+
 struct am_dns_backend {
 	const char *name;
 	/*
@@ -145,6 +165,19 @@ struct am_dns_backend {
 	 */
 	void (*prefetch)(void *state, const char *name, int type,
 	    int follow);
+	/*
+	 * Optional: start (name, type) without waiting (am_dns_submit);
+	 * 0 when r was taken (r->done will be called, or r cancelled), -1
+	 * when this stack cannot do it now (no asynchronous transport
+	 * below, a cache hit, out of memory): ask with query instead.
+	 */
+	int (*submit)(void *state, const char *name, int type,
+	    const struct am_dns_ctl *ctl, struct am_dns_req *r);
+	/*
+	 * With submit: once it returns, r->done is not running and will
+	 * not be called (if it has not been already).
+	 */
+	void (*cancel)(void *state, struct am_dns_req *r);
 };
 
 struct am_dns {
@@ -205,6 +238,21 @@ int am_dns_cached(struct am_dns *d, const char *name, int type);
 void am_dns_prefetch(struct am_dns *d, const char *name, int type,
     int follow);
 
+/*
+ * Asynchronous lookup: start (name, type) and return at once; r->done is
+ * called on the resolver's thread with the result (which then lands in
+ * any cache layer on the way, as a query's would). Returns 0 when taken,
+ * -1 when d cannot do it (no asynchronous transport under d, a cache hit,
+ * a bad name): use am_dns_query() then. ctl: deadline and live (may be
+ * NULL); the out fields are in r. r->done must not call am_dns_cancel()
+ * or free the stack; it may submit again.
+ */
+int am_dns_submit(struct am_dns *d, const char *name, int type,
+    const struct am_dns_ctl *ctl, struct am_dns_req *r);
+/* Withdraw a submitted r: on return r->done is not running and will not
+ * be called, unless it was called already. */
+void am_dns_cancel(struct am_dns *d, struct am_dns_req *r);
+
 /* Check a query name: 0 if it can be asked, -1 (with why) if not. */
 int am_dns_name_check(const char *name, struct am_buf *why);
 
@@ -229,6 +277,8 @@ struct am_dns_ldns_opts {
 	size_t nservers;
 	unsigned timeout_ms;       /* per try; default 5000 */
 	unsigned retries;          /* tries per server; default 2 */
+	unsigned max_inflight;     /* queries on the wire at once, at most;
+	                              more wait their turn (0: 256) */
 	unsigned edns_size;        /* EDNS0 UDP payload size advertised;
 	                              0: 1232 (DNS flag day 2020), capped at
 	                              4096; AM_DNS_EDNS_OFF: no EDNS0 at
