@@ -15,7 +15,17 @@
  *
  * Thread safety: one mutex guards the table and list; it is never held
  * while the inner back end is asked, so a slow lookup does not block hits.
- * Two threads missing on the same name both ask; the later answer wins.
+ *
+ * Queries in flight: with an asynchronous inner back end (dns_ldns.c),
+ * a miss joins the query in flight for (name, type) or starts one (struct
+ * pend, under the mutex), so that two sessions needing one name share one
+ * query. The query goes below with no deadline of a caller; each waiter
+ * keeps its own (a blocking caller sleeps on its own condition variable
+ * until then) and the last to leave cancels the query. When it is back,
+ * on the resolver's thread, the answer is stored, blocking waiters are
+ * woken and submitted ones (am_dns_submit: the message layer's hints)
+ * get their done, outside the mutex. Without an asynchronous inner back
+ * end, two threads missing on the same name both ask.
  * A query's deadline (struct am_dns_ctl) goes to the inner back end; a hit
  * sets ctl->from_cache for the per-message trace.
  *
@@ -495,7 +505,8 @@ miss_async(struct cache *c, const char *name, int type, uint32_t h,
 		(void)pend_submit(c, start, name);
 	pthread_mutex_lock(&c->mu);
 	if (!wait_for(c, &w, &cv, ctl)) {
-		drop = pend_leave(c, p, &w);
+		/* not done: still one of the waiters of its query */
+		drop = w.link != NULL ? pend_leave(c, w.link, &w) : NULL;
 		w.status = AM_DNS_TEMPFAIL;
 		w.timed_out = 1;
 		snprintf(w.why, sizeof(w.why), "lookup deadline passed");

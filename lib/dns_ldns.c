@@ -34,8 +34,23 @@
  * Any other RCODE or a timeout is TEMPFAIL. The message size bounds the
  * record count (see AM_DNS_MAX_RRS); TXT data is capped at AM_DNS_MAX_TEXT.
  *
- * Thread safety: the state is read-only after am_dns_ldns_new() and each
- * query has its own sockets, so any number of threads may query at once.
+ * The loop: one thread (started at the first query, signals blocked) owns
+ * every socket. A query is submitted (lres_submit, from any thread: the
+ * cache layer, or lres_query_ctl for a blocking caller, which then waits
+ * on a condition variable) into a FIFO; the loop takes up to max_inflight
+ * (256 by default) onto the wire, polls all their sockets at once and
+ * steps each query's state machine (UDP try -> EDNS0 retry -> TCP
+ * connect, write, read length, read message) as far as its socket allows
+ * without blocking, so a server trickling a TCP answer costs one pollfd,
+ * nothing more. Memory: a query is ~200 bytes plus, over TCP only, its
+ * reply (at most 64 KiB); UDP replies land in one loop-owned buffer. When
+ * a query ends the loop calls its request's done (not under any lock);
+ * am_dns_cancel() withdraws a request and waits for a done in progress.
+ *
+ * Thread safety: servers and options are read-only after
+ * am_dns_ldns_new(); the waiting list, each query's request pointer and
+ * the `calling' mark are under one mutex; everything else of a query
+ * belongs to the loop thread.
  *
  * Also here: the ldns_rr to struct am_dns_rr conversion, shared with the
  * zone back end (dns_priv.h).
@@ -1045,6 +1060,9 @@ lres_submit(void *state, const char *name, int type,
 	return 0;
 }
 
+/* A request submitted with a live deadline must not be cancelled: the
+ * loop reads that deadline until the query ends (the cache, the one user
+ * of cancel, passes none). */
 static void
 lres_cancel(void *state, struct am_dns_req *r)
 {

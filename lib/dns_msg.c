@@ -23,9 +23,13 @@
  *   (passed down as ctl->live, which the resolver looks at while it waits).
  * - The trace: every query asked of the layer, with where its answer came
  *   from, for the debug log (at most AM_DNS_TRACE_MAX).
- * - Prefetch (am_dns_prefetch, given a pool by am_dns_msg_set_jobs): a
- *   hint becomes a job that asks the name as any query would, so the
- *   evaluation that asks it next shares it in flight or reuses it; an MX
+ * - Prefetch (am_dns_prefetch): a hint gets an entry in flight and is
+ *   submitted to the shared stack (am_dns_submit) without a thread
+ *   waiting for it; its done, on the resolver's thread, settles the entry
+ *   as a query would, so the evaluation that asks the name next shares it
+ *   in flight or reuses it. Only when the stack below has no asynchronous
+ *   transport (zone files, test back ends) does a hint become a job of
+ *   the pool (am_dns_msg_set_jobs) that asks as a query would. An MX
  *   or PTR answer's names are then hinted with the follow type. At most
  *   AM_DNS_PREFETCH_MAX hints per message, in a fixed array of the layer;
  *   a name the shared cache holds, asked, or already hinted is skipped.
