@@ -490,6 +490,7 @@ miss_async(struct cache *c, const char *name, int type, uint32_t h,
 	if ((*ans = lookup(c, h, key, klen, type)) != NULL) {
 		/* answered while we were not looking */
 		pthread_mutex_unlock(&c->mu);
+		am_stats_count(AM_STATS_DNS_CACHE_HIT);
 		pthread_cond_destroy(&cv);
 		ctl->from_cache = 1;
 		return (*ans)->status;
