@@ -97,8 +97,11 @@ struct query {
 	int type;
 	uint64_t end;             /* total deadline, CLOCK_MONOTONIC ms */
 	uint64_t caller;          /* the caller's deadline; 0: none */
-	const uint64_t *live;     /* the caller's movable deadline, or NULL */
+	const uint64_t *live;     /* the caller's movable deadline, or NULL;
+	                             read under lres.mu (a cancel clears it) */
 	/* loop */
+	uint64_t live_now;        /* *live as last read, each turn of the loop */
+	int has_live;             /* live was given (set at submit) */
 	size_t srv;               /* the server being asked */
 	unsigned tries;           /* UDP tries made of it */
 	uint16_t edns;
@@ -445,11 +448,22 @@ min_u64(uint64_t a, uint64_t b)
 static uint64_t
 query_end(const struct query *q)
 {
-	uint64_t live = 0;
+	uint64_t live = q->live_now;
 
-	if (q->live != NULL)
-		live = __atomic_load_n(q->live, __ATOMIC_ACQUIRE);
 	return live != 0 && live < q->end ? live : q->end;
+}
+
+/* Under the lock: read the live deadlines of the queries on the wire (a
+ * cancelled query's owner may be gone: its pointer is cleared first). */
+static void
+read_live(struct lres *l)
+{
+	size_t i;
+
+	for (i = 0; i < l->nact; i++)
+		if (l->act[i]->live != NULL)
+			l->act[i]->live_now = __atomic_load_n(l->act[i]->live,
+			    __ATOMIC_ACQUIRE);
 }
 
 /* The query in wire form with a new random ID. */
@@ -888,7 +902,8 @@ next_wake(const struct lres *l)
 
 	for (i = 0; i < l->nact; i++) {
 		e = min_u64(l->act[i]->step_end, query_end(l->act[i]));
-		if (l->act[i]->live != NULL)
+		/* a live deadline may move: look at it again in 100 ms */
+		if (l->act[i]->has_live)
 			e = min_u64(e, now + 100);
 		t = min_u64(t, e);
 	}
@@ -937,6 +952,7 @@ loop(void *arg)
 		stop = l->stop;
 		if (fresh != NULL)
 			admit(l, fresh, &nfresh);
+		read_live(l);
 		pthread_mutex_unlock(&l->mu);
 		for (i = 0; i < nfresh; i++)
 			query_start(l, fresh[i]);
@@ -1032,6 +1048,7 @@ lres_submit(void *state, const char *name, int type,
 	q->fd = -1;
 	q->type = type;
 	q->live = ctl->live;
+	q->has_live = ctl->live != NULL;
 	q->caller = ctl->deadline;
 	q->end = now_ms() + (uint64_t)l->nsrv * l->tries * l->timeout_ms;
 	if (ctl->deadline != 0)
@@ -1060,9 +1077,6 @@ lres_submit(void *state, const char *name, int type,
 	return 0;
 }
 
-/* A request submitted with a live deadline must not be cancelled: the
- * loop reads that deadline until the query ends (the cache, the one user
- * of cancel, passes none). */
 static void
 lres_cancel(void *state, struct am_dns_req *r)
 {
@@ -1073,6 +1087,7 @@ lres_cancel(void *state, struct am_dns_req *r)
 	if ((q = r->link) != NULL) {
 		r->link = NULL;
 		q->req = NULL;
+		q->live = NULL;
 		if (!q->active) {
 			/* not started: no socket yet, nobody else has it */
 			for (pp = &l->wait_head; *pp != NULL; pp = &(*pp)->next)
