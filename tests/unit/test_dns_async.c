@@ -12,7 +12,10 @@
  *   holds more than 4, and all 16 are answered;
  * - a TCP answer trickled a byte at a time does not hold up a UDP answer
  *   to another name: the loop never blocks on one socket;
- * - two callers of the shared cache asking one name at once: one query.
+ * - two callers of the shared cache asking one name at once: one query;
+ * - a caller whose deadline passes leaves the query (the last one cancels
+ *   it), and a message freed with hints in flight withdraws them, with a
+ *   server that never answers.
  *
  * The assertions are on what the server saw and on the order of events,
  * never on elapsed time.
@@ -445,6 +448,47 @@ test_async_shared_query(void **state)
 	assert_int_equal(h.names_asked, 1);
 }
 
+/*
+ * A server that never answers (it holds every query for a minute): a
+ * caller's deadline ends its wait ("lookup deadline passed") and, as the
+ * last waiter, cancels the query; a message layer freed with 5 hints in
+ * flight cancels them. Run under ASan/TSan this covers the cancel paths.
+ */
+static void
+test_async_leave_and_cancel(void **state)
+{
+	struct am_buf why = AM_BUF_INIT(256);
+	struct am_dns_answer *a = NULL;
+	struct am_dns *d, *m;
+	struct hold h;
+	char name[64];
+	size_t i;
+
+	(void)state;
+	hold_start(&h, HELD_MAX, 60000);
+	d = stack_open(&h, 0, 30000);
+	assert_int_equal(am_dns_query_until(d, "gone.fake.test", AM_DNS_T_A,
+	    am_dns_clock(d) + 200, &a, &why), AM_DNS_TEMPFAIL);
+	assert_string_equal(am_buf_str(&why), "lookup deadline passed");
+	assert_non_null(m = am_dns_msg_new(d));
+	for (i = 0; i < 5; i++) {
+		snprintf(name, sizeof(name), "h%zu.fake.test", i);
+		am_dns_prefetch(m, name, AM_DNS_T_TXT, AM_DNS_T_A);
+	}
+	/* bounded wait until the server holds the 5 hints too */
+	for (i = 0; i < 500 && __atomic_load_n(&h.peak, __ATOMIC_ACQUIRE) < 6;
+	    i++)
+		usleep(10000);
+	am_dns_free(m);
+	am_dns_free(d);
+	hold_stop(&h);
+	print_message("silent server: %zu queries held, none answered\n",
+	    h.peak);
+	assert_int_equal(h.peak, 6);
+	assert_int_equal(h.answered, 0);
+	am_buf_release(&why);
+}
+
 int
 main(void)
 {
@@ -453,6 +497,7 @@ main(void)
 		cmocka_unit_test(test_async_cap),
 		cmocka_unit_test(test_async_slow_tcp),
 		cmocka_unit_test(test_async_shared_query),
+		cmocka_unit_test(test_async_leave_and_cancel),
 	};
 
 	return cmocka_run_group_tests_name("dns_async", tests, NULL, NULL);
