@@ -603,11 +603,39 @@ admit(struct lres *l, struct query **fresh, size_t *nfresh)
 	}
 }
 
-/* The poll timeout: the nearest deadline; 100 ms with a live one. */
-static int
-next_wake(const struct lres *l)
+/*
+ * Under the lock: take out the waiting queries whose deadline has passed
+ * (the cap held them back that long), for the loop to fail at once.
+ */
+static struct query *
+expire_waiting(struct lres *l)
 {
-	uint64_t now = now_ms(), t = now + 60000, e;
+	struct query **pp = &l->wait_head, *q, *out = NULL;
+	uint64_t now = now_ms();
+
+	l->wait_tail = NULL;
+	while ((q = *pp) != NULL) {
+		if (q->live != NULL)
+			q->live_now = __atomic_load_n(q->live,
+			    __ATOMIC_ACQUIRE);
+		if (now < query_end(q)) {
+			l->wait_tail = q;
+			pp = &q->next;
+			continue;
+		}
+		*pp = q->next;
+		q->next = out;
+		out = q;
+	}
+	return out;
+}
+
+/* The poll timeout: the nearest deadline; 100 ms with a live one, or
+ * with queries waiting for room (their deadlines run too). */
+static int
+next_wake(const struct lres *l, int waiting)
+{
+	uint64_t now = now_ms(), t = now + (waiting ? 100 : 60000), e;
 	size_t i;
 
 	for (i = 0; i < l->nact; i++) {
@@ -650,10 +678,10 @@ static void *
 loop(void *arg)
 {
 	struct lres *l = arg;
-	struct query **fresh, *q;
+	struct query **fresh, *q, *late;
 	size_t nfresh, i, n;
 	char drain[64];
-	int stop;
+	int stop, waiting;
 
 	fresh = calloc(l->max_act, sizeof(*fresh));
 	for (;;) {
@@ -663,7 +691,14 @@ loop(void *arg)
 		if (fresh != NULL)
 			admit(l, fresh, &nfresh);
 		read_live(l);
+		late = expire_waiting(l);
+		waiting = l->wait_head != NULL;
 		pthread_mutex_unlock(&l->mu);
+		while ((q = late) != NULL) {
+			late = q->next;
+			finish(q, AM_DNS_TEMPFAIL);
+			deliver(l, q);
+		}
 		for (i = 0; i < nfresh; i++)
 			query_start(l, fresh[i]);
 		if (stop) {
@@ -689,7 +724,7 @@ loop(void *arg)
 			l->pfd[n].revents = 0;
 			l->pidx[n++] = i;
 		}
-		if (poll(l->pfd, n, next_wake(l)) < 0 && errno != EINTR)
+		if (poll(l->pfd, n, next_wake(l, waiting)) < 0 && errno != EINTR)
 			usleep(1000);
 		if (l->pfd[0].revents & POLLIN)
 			while (read(l->wake[0], drain, sizeof(drain)) > 0)

@@ -258,9 +258,9 @@ hold_stop(struct hold *h)
 	close(h->ls);
 }
 
-/* A cache over the resolver, asking h only. */
+/* The resolver alone, asking h only. */
 static struct am_dns *
-stack_open(struct hold *h, unsigned max_inflight, unsigned timeout_ms)
+resolver_open(struct hold *h, unsigned max_inflight, unsigned timeout_ms)
 {
 	const char *sv[1] = { h->spec };
 	struct am_dns_ldns_opts o = { .servers = sv, .nservers = 1,
@@ -272,7 +272,17 @@ stack_open(struct hold *h, unsigned max_inflight, unsigned timeout_ms)
 	d = am_dns_ldns_new(&o, &why);
 	am_buf_release(&why);
 	assert_non_null(d);
-	assert_non_null(d = am_dns_cache_new(d, 1000, 3600));
+	return d;
+}
+
+/* A cache over the resolver, asking h only. */
+static struct am_dns *
+stack_open(struct hold *h, unsigned max_inflight, unsigned timeout_ms)
+{
+	struct am_dns *d;
+
+	assert_non_null(d = am_dns_cache_new(resolver_open(h, max_inflight,
+	    timeout_ms), 1000, 3600));
 	return d;
 }
 
@@ -489,6 +499,45 @@ test_async_leave_and_cancel(void **state)
 	am_buf_release(&why);
 }
 
+/*
+ * A query kept waiting by the cap (max_inflight 1, the one slot held by a
+ * query the server never answers) still ends at its deadline: TEMPFAIL
+ * while the other is in flight, and it never reached the server.
+ */
+static void
+test_async_deadline_while_queued(void **state)
+{
+	struct am_buf why = AM_BUF_INIT(256);
+	struct am_dns_answer *a = NULL;
+	struct am_dns_req r;
+	struct am_dns *d;
+	struct hold h;
+	int done = 0, i;
+
+	(void)state;
+	hold_start(&h, HELD_MAX, 60000);
+	d = resolver_open(&h, 1, 30000);
+	memset(&r, 0, sizeof(r));
+	r.done = note_done;
+	r.arg = &done;
+	assert_int_equal(am_dns_submit(d, "slot.fake.test", AM_DNS_T_A, NULL,
+	    &r), 0);
+	for (i = 0; i < 500 && __atomic_load_n(&h.peak, __ATOMIC_ACQUIRE) < 1;
+	    i++)
+		usleep(10000);
+	assert_int_equal(am_dns_query_until(d, "queued.fake.test", AM_DNS_T_A,
+	    am_dns_clock(d) + 200, &a, &why), AM_DNS_TEMPFAIL);
+	print_message("queued behind the cap: %s; the slot's query done %d\n",
+	    am_buf_str(&why), __atomic_load_n(&done, __ATOMIC_ACQUIRE));
+	assert_string_equal(am_buf_str(&why), "lookup deadline passed");
+	assert_int_equal(__atomic_load_n(&done, __ATOMIC_ACQUIRE), 0);
+	am_dns_cancel(d, &r);
+	am_dns_free(d);
+	hold_stop(&h);
+	assert_int_equal(h.peak, 1);
+	am_buf_release(&why);
+}
+
 int
 main(void)
 {
@@ -498,6 +547,7 @@ main(void)
 		cmocka_unit_test(test_async_slow_tcp),
 		cmocka_unit_test(test_async_shared_query),
 		cmocka_unit_test(test_async_leave_and_cancel),
+		cmocka_unit_test(test_async_deadline_while_queued),
 	};
 
 	return cmocka_run_group_tests_name("dns_async", tests, NULL, NULL);
