@@ -179,6 +179,40 @@ am_dns_prefetch(struct am_dns *d, const char *name, int type, int follow)
 }
 
 int
+am_dns_submit(struct am_dns *d, const char *name, int type,
+    const struct am_dns_ctl *ctl, struct am_dns_req *r)
+{
+	struct am_dns_ctl none = { 0, NULL, 0, 0 };
+	char qname[AM_DNS_NAME_MAX + 1];
+	size_t len;
+
+	if (d == NULL || d->be->submit == NULL ||
+	    am_dns_name_check(name, NULL) != 0 || type <= 0 || type > 65535)
+		return -1;
+	len = strlen(name);
+	if (name[len - 1] == '.')
+		len--;
+	memcpy(qname, name, len);
+	qname[len] = '\0';
+	r->status = AM_DNS_TEMPFAIL;
+	r->ans = NULL;
+	r->from_cache = r->timed_out = 0;
+	r->why[0] = '\0';
+	r->next = NULL;
+	r->link = NULL;
+	r->state = 0;
+	__atomic_add_fetch(&d->queries, 1, __ATOMIC_RELAXED);
+	return d->be->submit(d->state, qname, type, ctl ? ctl : &none, r);
+}
+
+void
+am_dns_cancel(struct am_dns *d, struct am_dns_req *r)
+{
+	if (d != NULL && d->be->cancel != NULL)
+		d->be->cancel(d->state, r);
+}
+
+int
 am_dns_cached(struct am_dns *d, const char *name, int type)
 {
 	if (d == NULL || d->be->cached == NULL ||

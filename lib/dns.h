@@ -6,16 +6,18 @@
  * am_dns_query(). A struct am_dns is a back end plus its state, like
  * Postfix's dict or OpenSMTPD's table_backend:
  *
- *   dns_ldns.c   real resolver (ldns): nameservers "ip", "ip@port" or
- *                "[ip6]@port", timeout, retries, EDNS0, TCP on truncation;
- *                a mutex-guarded pool of resolvers, reused across queries
+ *   dns_ldns.c   real resolver (ldns builds and parses packets; our own
+ *                transport): nameservers "ip", "ip@port" or
+ *                "[ip6]@port", timeout, retries, EDNS0, TCP on
+ *                truncation; one loop thread owns every socket
  *   dns_cache.c  a layer over another am_dns: TTL cache with negative
- *                caching, shared by all threads (one mutex)
+ *                caching, shared by all threads (one mutex); one query
+ *                in flight per name, whoever asks it
  *   dns_msg.c    a layer for one message over the shared stack: remembers
  *                every answer and failure for the message, shares a query
  *                in flight between threads, enforces the message's
  *                deadline, keeps a trace of the queries for the log and
- *                runs am_dns_prefetch() hints on the engine's pool
+ *                submits am_dns_prefetch() hints without waiting
  *   dns_zone.c   answers from master zone files (ldns parser); for tests and
  *                for the --check command with a local zone
  *
@@ -38,6 +40,30 @@
  *
  * Thread safety: am_dns_query() may be called from any number of threads at
  * once on the same struct am_dns; each back end says how it ensures that.
+ *
+ * Data flow of lookups (issue 12). Who submits: the session thread (checks
+ * at end of message), the pool threads of LookupThreads (the SPF
+ * evaluation started at MAIL, the early DKIM key and DMARC jobs), and the
+ * message layer itself for prefetch hints (SPF's speculative lookups and
+ * the names an MX or PTR answer brings). A blocking query goes
+ * message layer -> cache -> resolver: the message layer reuses the
+ * message's own answers and joins its own queries in flight; the cache
+ * answers hits and otherwise joins or starts the one query in flight for
+ * (name, type) -- two sessions needing a name share it; the resolver
+ * queues it for its loop thread. Who owns sockets: only that loop thread
+ * (dns_ldns.c): nonblocking sockets, one poll() over all of them, at most
+ * max_inflight (256) queries on the wire, each a small state machine (UDP
+ * tries per server, EDNS0 retry, TCP after truncation) with its own total
+ * deadline. Who waits: the asking thread, on its own condition variable,
+ * until its own deadline (the caller's, or the message's MessageTimeout,
+ * which may move); when the last waiter of a query leaves, the query is
+ * cancelled. A prefetch hint waits for nothing (am_dns_submit): when the
+ * answer is in, the loop thread stores it in the cache, then settles the
+ * message's entry, where the evaluation that asks next finds it. So the
+ * number of lookups in flight is bounded by the cap, not by threads; a
+ * message's latency is the depth of its dependency chain in round trips.
+ * A stack without an asynchronous transport (zone files, test back ends)
+ * answers blocking queries inline and runs hints on the pool as before.
  */
 #ifndef AM_DNS_H
 #define AM_DNS_H
@@ -107,6 +133,26 @@ struct am_dns_ctl {
 	                         passed, not because of an answer */
 };
 
+/*
+ * An asynchronous request (am_dns_submit): memory of the submitter, which
+ * must keep it until done has been called or am_dns_cancel() returned.
+ */
+struct am_dns_req {
+	/* in: called once, on another thread (the resolver's), when the
+	 * result is in; it takes over ans */
+	void (*done)(struct am_dns_req *r);
+	void *arg;                /* in: for done */
+	enum am_dns_status status; /* out, as am_dns_query() */
+	struct am_dns_answer *ans; /* out: a reference, or NULL */
+	int from_cache;           /* out: the cache layer had it at once */
+	int timed_out;            /* out: as in struct am_dns_ctl */
+	char why[200];            /* out: on TEMPFAIL */
+	/* owned by the layer the request was submitted to */
+	struct am_dns_req *next;
+	void *link;
+	int state;
+};
+
 struct am_dns_backend {
 	const char *name;
 	/*
@@ -145,6 +191,19 @@ struct am_dns_backend {
 	 */
 	void (*prefetch)(void *state, const char *name, int type,
 	    int follow);
+	/*
+	 * Optional: start (name, type) without waiting (am_dns_submit);
+	 * 0 when r was taken (r->done will be called, or r cancelled), -1
+	 * when this stack cannot do it now (no asynchronous transport
+	 * below, a cache hit, out of memory): ask with query instead.
+	 */
+	int (*submit)(void *state, const char *name, int type,
+	    const struct am_dns_ctl *ctl, struct am_dns_req *r);
+	/*
+	 * With submit: once it returns, r->done is not running and will
+	 * not be called (if it has not been already).
+	 */
+	void (*cancel)(void *state, struct am_dns_req *r);
 };
 
 struct am_dns {
@@ -198,12 +257,28 @@ int am_dns_cached(struct am_dns *d, const char *name, int type);
  * Speculative lookup: a hint that (name, type) will probably be asked
  * soon, and, when follow is not 0, (exchange or target, follow) for each
  * name of its MX or PTR answer (at most 10). A back end that can (the
- * message layer given a pool, am_dns_msg_set_jobs) starts it on another
- * thread and keeps the result for the query that comes; the others do
- * nothing. Never changes an answer; bad names are ignored.
+ * message layer: submitted to the resolver's loop, or run on its pool,
+ * am_dns_msg_set_jobs) starts it at once and keeps the result for the
+ * query that comes; the others do nothing. Never changes an answer; bad
+ * names are ignored.
  */
 void am_dns_prefetch(struct am_dns *d, const char *name, int type,
     int follow);
+
+/*
+ * Asynchronous lookup: start (name, type) and return at once; r->done is
+ * called on the resolver's thread with the result (which then lands in
+ * any cache layer on the way, as a query's would). Returns 0 when taken,
+ * -1 when d cannot do it (no asynchronous transport under d, a cache hit,
+ * a bad name): use am_dns_query() then. ctl: deadline and live (may be
+ * NULL); the out fields are in r. r->done must not call am_dns_cancel()
+ * or free the stack; it may submit again.
+ */
+int am_dns_submit(struct am_dns *d, const char *name, int type,
+    const struct am_dns_ctl *ctl, struct am_dns_req *r);
+/* Withdraw a submitted r: on return r->done is not running and will not
+ * be called, unless it was called already. */
+void am_dns_cancel(struct am_dns *d, struct am_dns_req *r);
 
 /* Check a query name: 0 if it can be asked, -1 (with why) if not. */
 int am_dns_name_check(const char *name, struct am_buf *why);
@@ -229,6 +304,8 @@ struct am_dns_ldns_opts {
 	size_t nservers;
 	unsigned timeout_ms;       /* per try; default 5000 */
 	unsigned retries;          /* tries per server; default 2 */
+	unsigned max_inflight;     /* queries on the wire at once, at most;
+	                              more wait their turn (0: 256) */
 	unsigned edns_size;        /* EDNS0 UDP payload size advertised;
 	                              0: 1232 (DNS flag day 2020), capped at
 	                              4096; AM_DNS_EDNS_OFF: no EDNS0 at
@@ -296,10 +373,12 @@ struct am_dns *am_dns_msg_new(struct am_dns *shared);
 struct am_jobs;
 /*
  * Let the message layer d run am_dns_prefetch() hints as jobs of pool
- * (not taken over; must outlive d). At most AM_DNS_PREFETCH_MAX hints are
+ * (not taken over; must outlive d) when the stack below cannot take them
+ * asynchronously (am_dns_submit); with the resolver below, hints are
+ * submitted and need no pool. At most AM_DNS_PREFETCH_MAX hints are
  * started per message, follow-ups included; more are dropped. The layer
  * cancels or waits for them when freed, after making those in flight give
- * up (as at the message deadline). Without a pool hints are dropped.
+ * up (as at the message deadline). Without either, hints are dropped.
  * Call before the layer is shared between threads. No-op if d is not a
  * message layer.
  */

@@ -15,10 +15,11 @@
  * (struct am_dns_ctl) and nservers * retries * timeout_ms from its start;
  * a live deadline (ctl->live, the message's) set or moved earlier while the
  * query is in flight is seen within 100 ms.
- * Every wait -- a UDP try, the TCP connect, each TCP read and write -- is a
- * poll() on a nonblocking socket for the time left, so a server that
- * trickles a TCP answer byte by byte is cut at the deadline (ldns's own
- * resolver applied its timeout to each read, without a total).
+ * Every wait -- a UDP try, the TCP connect, each TCP read and write -- is
+ * the loop's poll() on a nonblocking socket, cut at the time left, so a
+ * server that trickles a TCP answer byte by byte is cut at the deadline
+ * (ldns's own resolver applied its timeout to each read, without a total)
+ * and holds up no other query.
  *
  * Spoofing (RFC 5452): each query has a random ID (arc4random) and goes
  * out on a fresh connected socket bound by the kernel to a random port; a
@@ -26,19 +27,25 @@
  * match is ignored and the right one awaited until the deadline, so a
  * forged packet cannot turn a lookup into TEMPFAIL.
  *
- * Answers (RFC 1034 s.3.6.2, RFC 2308): CNAMEs are followed inside the
- * answer section and only records owned by the end of the chain count, so
- * unrelated records a server adds are ignored. NXDOMAIN comes from the
- * RCODE; NOERROR without records is NODATA; their TTL is the SOA's in the
- * authority section, min(SOA TTL, SOA MINIMUM) (RFC 2308 s.5), else 300.
- * Any other RCODE or a timeout is TEMPFAIL. The message size bounds the
- * record count (see AM_DNS_MAX_RRS); TXT data is capped at AM_DNS_MAX_TEXT.
+ * Replies become answers in dns_answer.c (am_dns_answer_from_pkt).
  *
- * Thread safety: the state is read-only after am_dns_ldns_new() and each
- * query has its own sockets, so any number of threads may query at once.
+ * The loop: one thread (started at the first query, signals blocked) owns
+ * every socket. A query is submitted (lres_submit, from any thread: the
+ * cache layer, or lres_query_ctl for a blocking caller, which then waits
+ * on a condition variable) into a FIFO; the loop takes up to max_inflight
+ * (256 by default) onto the wire, polls all their sockets at once and
+ * steps each query's state machine (UDP try -> EDNS0 retry -> TCP
+ * connect, write, read length, read message) as far as its socket allows
+ * without blocking, so a server trickling a TCP answer costs one pollfd,
+ * nothing more. Memory: a query is ~200 bytes plus, over TCP only, its
+ * reply (at most 64 KiB); UDP replies land in one loop-owned buffer. When
+ * a query ends the loop calls its request's done (not under any lock);
+ * am_dns_cancel() withdraws a request and waits for a done in progress.
  *
- * Also here: the ldns_rr to struct am_dns_rr conversion, shared with the
- * zone back end (dns_priv.h).
+ * Thread safety: servers and options are read-only after
+ * am_dns_ldns_new(); the waiting list, each query's request pointer and
+ * the `calling' mark are under one mutex; everything else of a query
+ * belongs to the loop thread.
  */
 #include <sys/socket.h>
 
@@ -47,6 +54,8 @@
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <poll.h>
+#include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -56,10 +65,11 @@
 #include "dns.h"
 #include "dns_priv.h"
 
-#define CHAIN_MAX 16
 #define MSG_MAX 65535
 #define EDNS_DEFAULT 1232
 #define EDNS_MAX 4096
+#define INFLIGHT_DEFAULT 256
+#define INFLIGHT_MAX 4096
 
 struct server {
 	struct sockaddr_storage sa;
@@ -67,308 +77,67 @@ struct server {
 	char label[80];         /* "127.0.0.1@5353", for reasons */
 };
 
-/* Read-only after am_dns_ldns_new(). */
+enum phase { PH_IDLE, PH_UDP, PH_TCP_OUT, PH_TCP_LEN, PH_TCP_MSG };
+
+/* One query. The loop thread alone touches the fields below "loop". */
+struct query {
+	struct query *next;       /* waiting list: under lres.mu */
+	struct am_dns_req *req;   /* under lres.mu; NULL: cancelled */
+	int active;               /* under lres.mu: in act[], not waiting */
+	ldns_rdf *qname;          /* read-only after submit */
+	int type;
+	uint64_t end;             /* total deadline, CLOCK_MONOTONIC ms */
+	uint64_t caller;          /* the caller's deadline; 0: none */
+	const uint64_t *live;     /* the caller's movable deadline, or NULL;
+	                             read under lres.mu (a cancel clears it) */
+	/* loop */
+	uint64_t live_now;        /* *live as last read, each turn of the loop */
+	int has_live;             /* live was given (set at submit) */
+	size_t srv;               /* the server being asked */
+	unsigned tries;           /* UDP tries made of it */
+	uint16_t edns;
+	uint16_t id;
+	enum phase ph;
+	int fd;                   /* -1 in PH_IDLE */
+	uint64_t step_end;        /* end of this try (UDP) or of TCP */
+	unsigned ignored;         /* replies that did not match, ignored */
+	uint8_t *out;             /* TCP: the framed query */
+	size_t outlen, outoff;
+	uint8_t len[2];           /* TCP: the length of the reply */
+	uint8_t *in;              /* TCP: the reply, need bytes */
+	size_t have, need;
+	struct am_buf fails;      /* why the current server failed */
+	int finished, timed_out;
+	enum am_dns_status st;
+	struct am_dns_answer *ans;
+};
+
 struct lres {
+	/* read-only after am_dns_ldns_new() */
 	struct server *srv;
 	size_t nsrv;
-	unsigned timeout_ms;    /* one UDP try, one TCP exchange */
+	unsigned timeout_ms;      /* one UDP try, one TCP exchange */
 	unsigned tries;
-	uint16_t edns;          /* 0: no EDNS0 at first */
+	uint16_t edns;            /* 0: no EDNS0 at first */
+	size_t max_act;           /* queries on the wire at once */
+	pthread_mutex_t mu;
+	pthread_cond_t cv;        /* calling went back to NULL */
+	pthread_cond_t scv;       /* a blocking query's answer is in */
+	/* under mu */
+	struct query *wait_head, *wait_tail; /* submitted, not started */
+	struct am_dns_req *calling; /* whose done runs now */
+	int stop, running;
+	pthread_t thread;
+	int wake[2];              /* a pipe: submit and cancel wake the loop */
+	/* the loop thread's own */
+	struct query **act;       /* max_act: on the wire */
+	size_t nact;
+	struct pollfd *pfd;       /* max_act + 1 */
+	size_t *pidx;             /* pfd[i] is act[pidx[i]] */
+	uint8_t *rbuf;            /* MSG_MAX: UDP replies */
 };
 
-/* One query being asked. */
-struct query {
-	const struct lres *l;
-	const ldns_rdf *qname;
-	int type;
-	uint64_t end;           /* total deadline, CLOCK_MONOTONIC ms */
-	const uint64_t *live;   /* the caller's movable deadline, or NULL */
-	unsigned ignored;       /* replies that did not match, ignored */
-	uint8_t *buf;           /* MSG_MAX bytes for replies */
-};
-
-/* ---- record conversion (shared with dns_zone.c) ---- */
-
-char *
-am_dns_rdf_name(const ldns_rdf *d)
-{
-	const uint8_t *w;
-	size_t n, i, len, o;
-	char *s;
-
-	if (d == NULL || ldns_rdf_get_type(d) != LDNS_RDF_TYPE_DNAME)
-		return NULL;
-	w = ldns_rdf_data(d);
-	n = ldns_rdf_size(d);
-	if ((s = malloc(n + 1)) == NULL)
-		return NULL;
-	for (i = 0, o = 0; i < n && w[i] != 0; i += len + 1) {
-		len = w[i];
-		if (i + 1 + len > n || memchr(w + i + 1, '.', len) != NULL ||
-		    memchr(w + i + 1, '\0', len) != NULL) {
-			free(s);
-			return NULL;
-		}
-		if (o > 0)
-			s[o++] = '.';
-		memcpy(s + o, w + i + 1, len);
-		o += len;
-	}
-	s[o] = '\0';
-	for (i = 0; i < o; i++)
-		if (s[i] >= 'A' && s[i] <= 'Z')
-			s[i] += 32;
-	return s;
-}
-
-/* Concatenate the character-strings of a TXT record (RFC 7208 s.3.3). */
-static int
-txt_from_ldns(struct am_dns_rr *out, const ldns_rr *rr, size_t *budget)
-{
-	size_t i, total, n;
-	const ldns_rdf *f;
-
-	total = 0;
-	for (i = 0; i < ldns_rr_rd_count(rr); i++)
-		total += ldns_rdf_size(ldns_rr_rdf(rr, i));
-	if (total > *budget)
-		return -2;
-	if ((out->text = malloc(total + 1)) == NULL)
-		return -2;
-	out->textlen = 0;
-	for (i = 0; i < ldns_rr_rd_count(rr); i++) {
-		f = ldns_rr_rdf(rr, i);
-		/* an LDNS_RDF_TYPE_STR is its length octet plus the data */
-		if (ldns_rdf_size(f) < 1)
-			continue;
-		n = ldns_rdf_data(f)[0];
-		if (n > ldns_rdf_size(f) - 1)
-			n = ldns_rdf_size(f) - 1;
-		memcpy(out->text + out->textlen, ldns_rdf_data(f) + 1, n);
-		out->textlen += n;
-	}
-	out->text[out->textlen] = '\0';
-	*budget -= total;
-	return 0;
-}
-
-/* Copy an A/AAAA address; -1 if the rdata has the wrong size. */
-static int
-addr_from_ldns(struct am_dns_rr *out, const ldns_rr *rr, size_t len)
-{
-	const ldns_rdf *f = ldns_rr_rdf(rr, 0);
-
-	if (f == NULL || ldns_rdf_size(f) != len)
-		return -1;
-	memcpy(out->addr, ldns_rdf_data(f), len);
-	return 0;
-}
-
-/* The name in rdata field i as literal text. */
-static int
-name_from_ldns(struct am_dns_rr *out, const ldns_rr *rr, size_t i)
-{
-	if (ldns_rr_rd_count(rr) <= i)
-		return -1;
-	if ((out->text = am_dns_rdf_name(ldns_rr_rdf(rr, i))) == NULL)
-		return -1;
-	out->textlen = strlen(out->text);
-	return 0;
-}
-
-int
-am_dns_rr_from_ldns(struct am_dns_rr *out, const ldns_rr *rr, size_t *budget)
-{
-	const ldns_rdf *f;
-
-	memset(out, 0, sizeof(*out));
-	out->type = (int)ldns_rr_get_type(rr);
-	out->ttl = ldns_rr_ttl(rr);
-	switch (out->type) {
-	case AM_DNS_T_A:
-		return addr_from_ldns(out, rr, 4);
-	case AM_DNS_T_AAAA:
-		return addr_from_ldns(out, rr, 16);
-	case AM_DNS_T_TXT:
-		return txt_from_ldns(out, rr, budget);
-	case AM_DNS_T_MX:
-		f = ldns_rr_rdf(rr, 0);
-		if (f == NULL || ldns_rdf_size(f) != 2)
-			return -1;
-		out->pref = ldns_rdf2native_int16(f);
-		return name_from_ldns(out, rr, 1);
-	case AM_DNS_T_PTR:
-	case AM_DNS_T_CNAME:
-	case LDNS_RR_TYPE_NS:
-		return name_from_ldns(out, rr, 0);
-	}
-	return 0;
-}
-
-/* ---- answers from packets ---- */
-
-/* The CNAME owned by name in the answer section, or NULL. */
-static const ldns_rr *
-cname_of(const ldns_rr_list *an, const ldns_rdf *name)
-{
-	const ldns_rr *rr;
-	size_t i;
-
-	for (i = 0; i < ldns_rr_list_rr_count(an); i++) {
-		rr = ldns_rr_list_rr(an, i);
-		if (ldns_rr_get_type(rr) == LDNS_RR_TYPE_CNAME &&
-		    ldns_rr_rd_count(rr) == 1 &&
-		    ldns_dname_compare(ldns_rr_owner(rr), name) == 0)
-			return rr;
-	}
-	return NULL;
-}
-
-/* Follow CNAMEs from qname inside the answer section; NULL on a loop. */
-static const ldns_rdf *
-chain_end(const ldns_rr_list *an, const ldns_rdf *qname, int type,
-    uint32_t *ttl)
-{
-	const ldns_rdf *cur = qname;
-	const ldns_rr *rr;
-	size_t hops;
-
-	if (type == AM_DNS_T_CNAME)
-		return cur;
-	for (hops = 0; hops <= CHAIN_MAX; hops++) {
-		if ((rr = cname_of(an, cur)) == NULL)
-			return cur;
-		if (ldns_rr_ttl(rr) < *ttl)
-			*ttl = ldns_rr_ttl(rr);
-		cur = ldns_rr_rdf(rr, 0);
-	}
-	return NULL;
-}
-
-/* 1 if rr is a record of type at owner. */
-static int
-wanted(const ldns_rr *rr, const ldns_rdf *owner, int type)
-{
-	return (int)ldns_rr_get_type(rr) == type &&
-	    ldns_rr_get_class(rr) == LDNS_RR_CLASS_IN &&
-	    ldns_dname_compare(ldns_rr_owner(rr), owner) == 0;
-}
-
-/* Negative TTL from the SOA in the authority section (RFC 2308 s.5). */
-static uint32_t
-neg_ttl(const ldns_pkt *p)
-{
-	const ldns_rr_list *ns = ldns_pkt_authority(p);
-	const ldns_rr *rr;
-	uint32_t ttl, min;
-	size_t i;
-
-	for (i = 0; i < ldns_rr_list_rr_count(ns); i++) {
-		rr = ldns_rr_list_rr(ns, i);
-		if (ldns_rr_get_type(rr) != LDNS_RR_TYPE_SOA ||
-		    ldns_rr_rd_count(rr) < 7)
-			continue;
-		ttl = ldns_rr_ttl(rr);
-		min = ldns_rdf2native_int32(ldns_rr_rdf(rr, 6));
-		return ttl < min ? ttl : min;
-	}
-	return AM_DNS_NEG_TTL_DEFAULT;
-}
-
-/* An NXDOMAIN or NODATA answer. */
-static enum am_dns_status
-negative(enum am_dns_status st, const ldns_pkt *p, int type, uint32_t ttl,
-    struct am_dns_answer **ans)
-{
-	uint32_t n = neg_ttl(p);
-
-	if ((*ans = am_dns_answer_new(st, type, 0)) == NULL)
-		return AM_DNS_TEMPFAIL;
-	(*ans)->ttl = n < ttl ? n : ttl;
-	return st;
-}
-
-/* Copy the wanted records of a NOERROR reply into a new answer. */
-static enum am_dns_status
-positive(const ldns_pkt *p, const ldns_rdf *owner, int type, uint32_t ttl,
-    struct am_dns_answer **ans, struct am_buf *why)
-{
-	const ldns_rr_list *an = ldns_pkt_answer(p);
-	size_t i, n, budget = AM_DNS_MAX_TEXT;
-	struct am_dns_answer *a;
-	int r;
-
-	for (i = 0, n = 0; i < ldns_rr_list_rr_count(an); i++)
-		n += wanted(ldns_rr_list_rr(an, i), owner, type);
-	if (n == 0)
-		return negative(AM_DNS_NODATA, p, type, ttl, ans);
-	if (n > AM_DNS_MAX_RRS) {
-		/* cannot come from a real message; a guard */
-		am_buf_setf(why, "DNS answer too large (%zu records)", n);
-		return AM_DNS_TEMPFAIL;
-	}
-	if ((a = am_dns_answer_new(AM_DNS_OK, type, n)) == NULL)
-		return AM_DNS_TEMPFAIL;
-	for (i = 0, n = 0; i < ldns_rr_list_rr_count(an); i++) {
-		if (!wanted(ldns_rr_list_rr(an, i), owner, type))
-			continue;
-		r = am_dns_rr_from_ldns(&a->rr[n], ldns_rr_list_rr(an, i),
-		    &budget);
-		if (r == -2) {
-			a->count = n + 1;
-			am_dns_answer_free(a);
-			am_buf_setf(why, "DNS answer too large (TXT data)");
-			return AM_DNS_TEMPFAIL;
-		}
-		if (r == 0 && a->rr[n].ttl < ttl)
-			ttl = a->rr[n].ttl;
-		n += (r == 0);
-	}
-	a->count = n;
-	a->ttl = ttl;
-	if (n == 0) {
-		am_dns_answer_free(a);
-		return negative(AM_DNS_NODATA, p, type, ttl, ans);
-	}
-	*ans = a;
-	return AM_DNS_OK;
-}
-
-/* Turn a matching reply into a status and answer. */
-static enum am_dns_status
-interpret(const ldns_pkt *p, const ldns_rdf *qname, int type,
-    const struct server *s, struct am_dns_answer **ans, struct am_buf *why)
-{
-	const ldns_rdf *end;
-	ldns_lookup_table *rc;
-	uint32_t ttl = UINT32_MAX;
-
-	if (ldns_pkt_tc(p)) {
-		/* only if TCP too gave a truncated reply: do not trust it */
-		am_buf_setf(why, "truncated answer from %s", s->label);
-		return AM_DNS_TEMPFAIL;
-	}
-	if ((end = chain_end(ldns_pkt_answer(p), qname, type, &ttl)) == NULL) {
-		am_buf_setf(why, "CNAME chain too long from %s", s->label);
-		return AM_DNS_TEMPFAIL;
-	}
-	switch (ldns_pkt_get_rcode(p)) {
-	case LDNS_RCODE_NOERROR:
-		return positive(p, end, type, ttl, ans, why);
-	case LDNS_RCODE_NXDOMAIN:
-		return negative(AM_DNS_NXDOMAIN, p, type, ttl, ans);
-	default:
-		rc = ldns_lookup_by_id(ldns_rcodes, ldns_pkt_get_rcode(p));
-		if (rc != NULL)
-			am_buf_setf(why, "%s from %s", rc->name, s->label);
-		else
-			am_buf_setf(why, "RCODE %d from %s",
-			    (int)ldns_pkt_get_rcode(p), s->label);
-		return AM_DNS_TEMPFAIL;
-	}
-}
-
-/* ---- the transport ---- */
+/* ---- the transport: one thread owns every socket ---- */
 
 static uint64_t
 now_ms(void)
@@ -379,39 +148,32 @@ now_ms(void)
 	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
 
+static uint64_t
+min_u64(uint64_t a, uint64_t b)
+{
+	return a < b ? a : b;
+}
+
 /* The query's deadline now: its own, or the caller's live one if earlier. */
 static uint64_t
 query_end(const struct query *q)
 {
-	uint64_t live = 0;
+	uint64_t live = q->live_now;
 
-	if (q->live != NULL)
-		live = __atomic_load_n(q->live, __ATOMIC_ACQUIRE);
 	return live != 0 && live < q->end ? live : q->end;
 }
 
-/*
- * Wait for ev on fd until end (or the query's deadline); 1 ready, 0 time
- * is up, -1 error. With a live deadline, wake every 100 ms to look at it.
- */
-static int
-wait_fd(const struct query *q, int fd, short ev, uint64_t end)
+/* Under the lock: read the live deadlines of the queries on the wire (a
+ * cancelled query's owner may be gone: its pointer is cleared first). */
+static void
+read_live(struct lres *l)
 {
-	struct pollfd pfd = { .fd = fd, .events = ev };
-	uint64_t now, e, slice;
-	int r;
+	size_t i;
 
-	for (;;) {
-		e = query_end(q) < end ? query_end(q) : end;
-		if ((now = now_ms()) >= e)
-			return 0;
-		slice = q->live != NULL ? 100 : 60000;
-		r = poll(&pfd, 1, (int)(e - now > slice ? slice : e - now));
-		if (r > 0)
-			return 1;
-		if (r < 0 && errno != EINTR)
-			return -1;
-	}
+	for (i = 0; i < l->nact; i++)
+		if (l->act[i]->live != NULL)
+			l->act[i]->live_now = __atomic_load_n(l->act[i]->live,
+			    __ATOMIC_ACQUIRE);
 }
 
 /* The query in wire form with a new random ID. */
@@ -440,14 +202,14 @@ query_wire(const struct query *q, uint16_t edns, uint16_t *id,
  * to a standard query, the same single question), else NULL.
  */
 static ldns_pkt *
-reply_for(const struct query *q, uint16_t id, const uint8_t *buf, size_t n)
+reply_for(const struct query *q, const uint8_t *buf, size_t n)
 {
 	const ldns_rr *rq;
 	ldns_pkt *p;
 
 	if (n < LDNS_HEADER_SIZE || ldns_wire2pkt(&p, buf, n) != LDNS_STATUS_OK)
 		return NULL;
-	if (ldns_pkt_id(p) == id && ldns_pkt_qr(p) &&
+	if (ldns_pkt_id(p) == q->id && ldns_pkt_qr(p) &&
 	    ldns_pkt_get_opcode(p) == LDNS_PACKET_QUERY &&
 	    ldns_rr_list_rr_count(ldns_pkt_question(p)) == 1) {
 		rq = ldns_rr_list_rr(ldns_pkt_question(p), 0);
@@ -480,195 +242,635 @@ open_socket(const struct server *s, int type, struct am_buf *why)
 	return fd;
 }
 
-/*
- * One UDP try until end: 1 with *p on a matching reply, 0 when time ran
- * out, -1 (with why) on a network error.
- */
-static int
-udp_try(struct query *q, const struct server *s, uint16_t edns,
-    uint64_t end, ldns_pkt **p, struct am_buf *why)
+static void
+close_fd(struct query *q)
 {
-	uint8_t *wire = NULL;
-	size_t len;
-	uint16_t id;
-	ssize_t n;
-	int fd, r = -1;
-
-	if ((fd = open_socket(s, SOCK_DGRAM, why)) < 0)
-		return -1;
-	if (query_wire(q, edns, &id, &wire, &len) != 0)
-		am_buf_setf(why, "cannot build the query");
-	else if (send(fd, wire, len, 0) != (ssize_t)len)
-		am_buf_setf(why, "send to %s: %s", s->label, strerror(errno));
-	else
-		for (;;) {
-			if ((r = wait_fd(q, fd, POLLIN, end)) <= 0)
-				break;
-			n = recv(fd, q->buf, MSG_MAX, 0);
-			if (n < 0 && (errno == EAGAIN || errno == EINTR))
-				continue;
-			if (n < 0) {
-				am_buf_setf(why, "%s: %s", s->label,
-				    strerror(errno));
-				r = -1;
-				break;
-			}
-			if ((*p = reply_for(q, id, q->buf, (size_t)n)) != NULL)
-				break;
-			q->ignored++;
-		}
-	free(wire);
-	close(fd);
-	return r;
+	if (q->fd >= 0)
+		close(q->fd);
+	q->fd = -1;
+	free(q->out);
+	free(q->in);
+	q->out = q->in = NULL;
+	q->ph = PH_IDLE;
 }
 
-/* Write all of buf to fd before end; 0, or -1 (time out or error). */
-static int
-write_all(const struct query *q, int fd, const uint8_t *buf, size_t len,
-    uint64_t end)
+static void server_begin(struct lres *l, struct query *q);
+static void try_begin(struct lres *l, struct query *q);
+
+/* The query is over: st, with why (q->fails) on TEMPFAIL. */
+static void
+finish(struct query *q, enum am_dns_status st)
+{
+	uint64_t now = now_ms();
+
+	close_fd(q);
+	q->st = st;
+	q->finished = 1;
+	if (st != AM_DNS_TEMPFAIL)
+		return;
+	if (q->fails.len == 0)
+		am_buf_setf(&q->fails, "lookup deadline passed");
+	if ((q->caller != 0 && now >= q->caller) ||
+	    (q->end != query_end(q) && now >= query_end(q)))
+		q->timed_out = 1;
+}
+
+/* The current server is done with (error or no answer): the next one. */
+static void
+server_next(struct lres *l, struct query *q)
+{
+	close_fd(q);
+	if (++q->srv < l->nsrv && now_ms() < query_end(q))
+		server_begin(l, q);
+	else
+		finish(q, AM_DNS_TEMPFAIL);
+}
+
+/* A try ran out of time: try again, or give the server up. */
+static void
+try_timeout(struct lres *l, struct query *q)
+{
+	close_fd(q);
+	try_begin(l, q);
+}
+
+/* A matching reply: interpret it; TEMPFAIL (SERVFAIL ...) asks the next. */
+static void
+got_reply(struct lres *l, struct query *q, ldns_pkt *p)
+{
+	enum am_dns_status st;
+
+	am_buf_reset(&q->fails);
+	st = am_dns_answer_from_pkt(p, q->qname, q->type, l->srv[q->srv].label,
+	    &q->ans, &q->fails);
+	ldns_pkt_free(p);
+	if (st != AM_DNS_TEMPFAIL)
+		finish(q, st);
+	else
+		server_next(l, q);
+}
+
+/* Send the query over UDP on a fresh socket (a new random port). */
+static void
+udp_begin(struct lres *l, struct query *q)
+{
+	const struct server *s = &l->srv[q->srv];
+	uint8_t *wire = NULL;
+	size_t len;
+
+	close_fd(q);
+	if ((q->fd = open_socket(s, SOCK_DGRAM, &q->fails)) < 0) {
+		server_next(l, q);
+		return;
+	}
+	if (query_wire(q, q->edns, &q->id, &wire, &len) != 0)
+		am_buf_setf(&q->fails, "cannot build the query");
+	else if (send(q->fd, wire, len, 0) != (ssize_t)len)
+		am_buf_setf(&q->fails, "send to %s: %s", s->label,
+		    strerror(errno));
+	else
+		q->ph = PH_UDP;
+	free(wire);
+	if (q->ph != PH_UDP)
+		server_next(l, q);
+}
+
+/* Ask by TCP (RFC 7766 s.5) after a truncated UDP answer. */
+static void
+tcp_begin(struct lres *l, struct query *q)
+{
+	const struct server *s = &l->srv[q->srv];
+	uint8_t *wire = NULL;
+	size_t len;
+
+	close_fd(q);
+	q->step_end = min_u64(now_ms() + l->timeout_ms, query_end(q));
+	if ((q->fd = open_socket(s, SOCK_STREAM, &q->fails)) < 0) {
+		server_next(l, q);
+		return;
+	}
+	if (query_wire(q, q->edns, &q->id, &wire, &len) != 0 ||
+	    (q->out = malloc(len + 2)) == NULL) {
+		free(wire);
+		am_buf_setf(&q->fails, "cannot build the query");
+		server_next(l, q);
+		return;
+	}
+	q->out[0] = (uint8_t)(len >> 8);
+	q->out[1] = (uint8_t)len;
+	memcpy(q->out + 2, wire, len);
+	free(wire);
+	q->outlen = len + 2;
+	q->outoff = 0;
+	q->ph = PH_TCP_OUT;
+}
+
+/* The next UDP try of the current server, or the next server. */
+static void
+try_begin(struct lres *l, struct query *q)
+{
+	const struct server *s = &l->srv[q->srv];
+	uint64_t now = now_ms();
+
+	if (q->tries >= l->tries || now >= query_end(q)) {
+		if (q->ignored > 0)
+			am_buf_setf(&q->fails, "no answer from %s (%u replies "
+			    "that did not match the query ignored)", s->label,
+			    q->ignored);
+		else
+			am_buf_setf(&q->fails, "no answer from %s", s->label);
+		server_next(l, q);
+		return;
+	}
+	q->tries++;
+	q->edns = l->edns;
+	q->step_end = min_u64(now + l->timeout_ms, query_end(q));
+	udp_begin(l, q);
+}
+
+static void
+server_begin(struct lres *l, struct query *q)
+{
+	q->tries = 0;
+	q->ignored = 0;
+	am_buf_reset(&q->fails);
+	try_begin(l, q);
+}
+
+/* UDP readable: every datagram waiting; the first match ends the try. */
+static void
+udp_ready(struct lres *l, struct query *q)
+{
+	ldns_pkt *p;
+	ssize_t n;
+
+	for (;;) {
+		n = recv(q->fd, l->rbuf, MSG_MAX, 0);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && errno == EAGAIN)
+			return;
+		if (n < 0) {
+			am_buf_setf(&q->fails, "%s: %s", l->srv[q->srv].label,
+			    strerror(errno));
+			server_next(l, q);
+			return;
+		}
+		if ((p = reply_for(q, l->rbuf, (size_t)n)) == NULL) {
+			q->ignored++;
+			continue;
+		}
+		if (!ldns_pkt_tc(p)) {
+			got_reply(l, q, p);
+			return;
+		}
+		/* truncated: again with EDNS0 4096 if it had none, else TCP */
+		ldns_pkt_free(p);
+		if (q->edns != 0)
+			tcp_begin(l, q);
+		else {
+			q->edns = EDNS_MAX;
+			udp_begin(l, q);
+		}
+		return;
+	}
+}
+
+/* TCP writable: as much of the framed query as the socket takes. */
+static void
+tcp_write(struct lres *l, struct query *q)
 {
 	ssize_t n;
 
-	while (len > 0) {
-		if (wait_fd(q, fd, POLLOUT, end) <= 0)
-			return -1;
-		n = send(fd, buf, len, MSG_NOSIGNAL);
-		if (n < 0 && (errno == EAGAIN || errno == EINTR))
-			continue;
-		if (n <= 0)
-			return -1;
-		buf += n;
-		len -= (size_t)n;
+	n = send(q->fd, q->out + q->outoff, q->outlen - q->outoff,
+	    MSG_NOSIGNAL);
+	if (n < 0 && (errno == EAGAIN || errno == EINTR))
+		return;
+	if (n <= 0) {
+		am_buf_setf(&q->fails, "TCP to %s: cannot send",
+		    l->srv[q->srv].label);
+		server_next(l, q);
+		return;
 	}
+	if ((q->outoff += (size_t)n) < q->outlen)
+		return;
+	q->ph = PH_TCP_LEN;
+	q->have = 0;
+	q->need = 2;
+}
+
+/* TCP readable: what has come of the length or the message, no more. */
+static void
+tcp_read(struct lres *l, struct query *q)
+{
+	uint8_t *dst = q->ph == PH_TCP_LEN ? q->len : q->in;
+	ldns_pkt *p;
+	ssize_t n;
+
+	n = recv(q->fd, dst + q->have, q->need - q->have, 0);
+	if (n < 0 && (errno == EAGAIN || errno == EINTR))
+		return;
+	if (n <= 0) {
+		am_buf_setf(&q->fails, "TCP to %s: connection failed",
+		    l->srv[q->srv].label);
+		server_next(l, q);
+		return;
+	}
+	if ((q->have += (size_t)n) < q->need)
+		return;
+	if (q->ph == PH_TCP_LEN) {
+		q->need = (size_t)q->len[0] << 8 | q->len[1];
+		q->have = 0;
+		free(q->in);
+		if ((q->in = malloc(q->need + 1)) == NULL) {
+			am_buf_setf(&q->fails, "out of memory");
+			server_next(l, q);
+			return;
+		}
+		q->ph = PH_TCP_MSG;
+		if (q->need > 0)
+			return;
+	}
+	/* replies to other IDs or questions are skipped, as over UDP */
+	if ((p = reply_for(q, q->in, q->need)) != NULL) {
+		got_reply(l, q, p);
+		return;
+	}
+	q->ignored++;
+	q->ph = PH_TCP_LEN;
+	q->have = 0;
+	q->need = 2;
+}
+
+/* Start a query the loop has just taken on. */
+static void
+query_start(struct lres *l, struct query *q)
+{
+	q->srv = 0;
+	if (now_ms() >= query_end(q))
+		finish(q, AM_DNS_TEMPFAIL);
+	else
+		server_begin(l, q);
+}
+
+/* Poll events of the query's phase. */
+static short
+query_events(const struct query *q)
+{
+	switch (q->ph) {
+	case PH_UDP:
+	case PH_TCP_LEN:
+	case PH_TCP_MSG:
+		return POLLIN;
+	case PH_TCP_OUT:
+		return POLLOUT;
+	default:
+		return 0;
+	}
+}
+
+/* Act on what poll said of q's socket, then on its clock. */
+static void
+query_step(struct lres *l, struct query *q, short rev)
+{
+	if (rev != 0) {
+		if (q->ph == PH_UDP)
+			udp_ready(l, q);
+		else if (q->ph == PH_TCP_OUT)
+			tcp_write(l, q);
+		else if (q->ph == PH_TCP_LEN || q->ph == PH_TCP_MSG)
+			tcp_read(l, q);
+	}
+	if (!q->finished && q->ph != PH_IDLE &&
+	    now_ms() >= min_u64(q->step_end, query_end(q)))
+		try_timeout(l, q);
+}
+
+static struct query *
+query_free(struct query *q)
+{
+	close_fd(q);
+	am_dns_answer_free(q->ans);
+	am_buf_release(&q->fails);
+	ldns_rdf_deep_free(q->qname);
+	free(q);
+	return NULL;
+}
+
+/* Tell the submitter (unless it cancelled) and free q. Loop thread. */
+static void
+deliver(struct lres *l, struct query *q)
+{
+	struct am_dns_req *r;
+
+	pthread_mutex_lock(&l->mu);
+	if ((r = q->req) != NULL) {
+		r->link = NULL;
+		l->calling = r;
+	}
+	pthread_mutex_unlock(&l->mu);
+	if (r != NULL) {
+		r->status = q->st;
+		r->ans = q->ans;
+		q->ans = NULL;
+		r->timed_out = q->timed_out;
+		snprintf(r->why, sizeof(r->why), "%s", q->st ==
+		    AM_DNS_TEMPFAIL ? am_buf_str(&q->fails) : "");
+		/* r may be gone once done returns: not touched again */
+		r->done(r);
+		pthread_mutex_lock(&l->mu);
+		l->calling = NULL;
+		pthread_cond_broadcast(&l->cv);
+		pthread_mutex_unlock(&l->mu);
+	}
+	query_free(q);
+}
+
+/* Under the lock: take waiting queries on, up to the cap. */
+static void
+admit(struct lres *l, struct query **fresh, size_t *nfresh)
+{
+	struct query *q;
+
+	while (l->wait_head != NULL && l->nact < l->max_act) {
+		q = l->wait_head;
+		if ((l->wait_head = q->next) == NULL)
+			l->wait_tail = NULL;
+		q->next = NULL;
+		q->active = 1;
+		l->act[l->nact++] = q;
+		fresh[(*nfresh)++] = q;
+	}
+}
+
+/*
+ * Under the lock: take out the waiting queries whose deadline has passed
+ * (the cap held them back that long), for the loop to fail at once.
+ */
+static struct query *
+expire_waiting(struct lres *l)
+{
+	struct query **pp = &l->wait_head, *q, *out = NULL;
+	uint64_t now = now_ms();
+
+	l->wait_tail = NULL;
+	while ((q = *pp) != NULL) {
+		if (q->live != NULL)
+			q->live_now = __atomic_load_n(q->live,
+			    __ATOMIC_ACQUIRE);
+		if (now < query_end(q)) {
+			l->wait_tail = q;
+			pp = &q->next;
+			continue;
+		}
+		*pp = q->next;
+		q->next = out;
+		out = q;
+	}
+	return out;
+}
+
+/* The poll timeout: the nearest deadline; 100 ms with a live one, or
+ * with queries waiting for room (their deadlines run too). */
+static int
+next_wake(const struct lres *l, int waiting)
+{
+	uint64_t now = now_ms(), t = now + (waiting ? 100 : 60000), e;
+	size_t i;
+
+	for (i = 0; i < l->nact; i++) {
+		e = min_u64(l->act[i]->step_end, query_end(l->act[i]));
+		/* a live deadline may move: look at it again in 100 ms */
+		if (l->act[i]->has_live)
+			e = min_u64(e, now + 100);
+		t = min_u64(t, e);
+	}
+	return t > now ? (int)(t - now) : 0;
+}
+
+/* Drop the finished and cancelled queries from act, delivering results. */
+static void
+reap(struct lres *l)
+{
+	struct query *q;
+	size_t i = 0;
+	int gone;
+
+	while (i < l->nact) {
+		q = l->act[i];
+		pthread_mutex_lock(&l->mu);
+		gone = q->req == NULL;
+		if (gone || q->finished) {
+			l->act[i] = l->act[--l->nact];
+			q->active = 0;
+		}
+		pthread_mutex_unlock(&l->mu);
+		if (gone)
+			query_free(q);
+		else if (q->finished)
+			deliver(l, q);
+		else
+			i++;
+	}
+}
+
+static void *
+loop(void *arg)
+{
+	struct lres *l = arg;
+	struct query **fresh, *q, *late;
+	size_t nfresh, i, n;
+	char drain[64];
+	int stop, waiting;
+
+	fresh = calloc(l->max_act, sizeof(*fresh));
+	for (;;) {
+		nfresh = 0;
+		pthread_mutex_lock(&l->mu);
+		stop = l->stop;
+		if (fresh != NULL)
+			admit(l, fresh, &nfresh);
+		read_live(l);
+		late = expire_waiting(l);
+		waiting = l->wait_head != NULL;
+		pthread_mutex_unlock(&l->mu);
+		while ((q = late) != NULL) {
+			late = q->next;
+			finish(q, AM_DNS_TEMPFAIL);
+			deliver(l, q);
+		}
+		for (i = 0; i < nfresh; i++)
+			query_start(l, fresh[i]);
+		if (stop) {
+			for (i = 0; i < l->nact; i++) {
+				am_buf_setf(&l->act[i]->fails,
+				    "resolver shut down");
+				finish(l->act[i], AM_DNS_TEMPFAIL);
+			}
+			reap(l);
+			pthread_mutex_lock(&l->mu);
+			q = l->wait_head;
+			pthread_mutex_unlock(&l->mu);
+			if (q == NULL)
+				break;
+			continue;
+		}
+		reap(l);
+		l->pfd[0].fd = l->wake[0];
+		l->pfd[0].events = POLLIN;
+		for (i = 0, n = 1; i < l->nact; i++) {
+			l->pfd[n].fd = l->act[i]->fd;
+			l->pfd[n].events = query_events(l->act[i]);
+			l->pfd[n].revents = 0;
+			l->pidx[n++] = i;
+		}
+		if (poll(l->pfd, n, next_wake(l, waiting)) < 0 && errno != EINTR)
+			usleep(1000);
+		if (l->pfd[0].revents & POLLIN)
+			while (read(l->wake[0], drain, sizeof(drain)) > 0)
+				;
+		for (i = 1; i < n; i++) {
+			q = l->act[l->pidx[i]];
+			if (!q->finished)
+				query_step(l, q, l->pfd[i].revents);
+		}
+		reap(l);
+	}
+	free(fresh);
+	return NULL;
+}
+
+/* Wake the loop (a query came or went). */
+static void
+wake(struct lres *l)
+{
+	char c = 1;
+
+	if (l->wake[1] >= 0)
+		(void)write(l->wake[1], &c, 1);
+}
+
+/* Under the lock: the loop thread, started at the first query (so that a
+ * daemon that forks after reading its configuration still has it). */
+static int
+loop_start(struct lres *l)
+{
+	sigset_t all, old;
+	int r;
+
+	if (l->running)
+		return 0;
+	if (pipe2(l->wake, O_NONBLOCK | O_CLOEXEC) != 0) {
+		l->wake[0] = l->wake[1] = -1;
+		return -1;
+	}
+	/* as the pool's threads: signals are the daemon's business */
+	sigfillset(&all);
+	pthread_sigmask(SIG_BLOCK, &all, &old);
+	r = pthread_create(&l->thread, NULL, loop, l);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (r != 0) {
+		close(l->wake[0]);
+		close(l->wake[1]);
+		l->wake[0] = l->wake[1] = -1;
+		return -1;
+	}
+	l->running = 1;
 	return 0;
 }
 
-/* Read exactly len bytes before end; 1, 0 (time out), -1 (error, EOF). */
 static int
-read_all(const struct query *q, int fd, uint8_t *buf, size_t len,
-    uint64_t end)
+lres_submit(void *state, const char *name, int type,
+    const struct am_dns_ctl *ctl, struct am_dns_req *r)
 {
-	ssize_t n;
-	int r;
+	struct lres *l = state;
+	unsigned char wire[AM_DNS_WIRE_MAX];
+	struct query *q;
+	size_t n;
 
-	while (len > 0) {
-		if ((r = wait_fd(q, fd, POLLIN, end)) <= 0)
-			return r;
-		n = recv(fd, buf, len, 0);
-		if (n < 0 && (errno == EAGAIN || errno == EINTR))
-			continue;
-		if (n <= 0)
-			return -1;
-		buf += n;
-		len -= (size_t)n;
-	}
-	return 1;
-}
-
-/*
- * The query over TCP (RFC 1035 s.4.2.2 framing, RFC 7766), everything
- * before end: 1 with *p, 0 when time ran out, -1 with why.
- */
-static int
-tcp_try(struct query *q, const struct server *s, uint16_t edns,
-    uint64_t end, ldns_pkt **p, struct am_buf *why)
-{
-	uint8_t *wire = NULL, *msg = NULL;
-	size_t len, n;
-	uint16_t id;
-	int fd, r = -1;
-
-	if ((fd = open_socket(s, SOCK_STREAM, why)) < 0)
+	if ((q = calloc(1, sizeof(*q))) == NULL)
 		return -1;
-	if (query_wire(q, edns, &id, &wire, &len) != 0 ||
-	    (msg = malloc(len + 2)) == NULL) {
-		am_buf_setf(why, "cannot build the query");
-		goto done;
+	q->fd = -1;
+	q->type = type;
+	q->live = ctl->live;
+	q->has_live = ctl->live != NULL;
+	q->caller = ctl->deadline;
+	q->end = now_ms() + (uint64_t)l->nsrv * l->tries * l->timeout_ms;
+	if (ctl->deadline != 0)
+		q->end = min_u64(q->end, ctl->deadline);
+	am_buf_init(&q->fails, 256);
+	if ((n = am_dns_name_wire(name, wire)) == 0 ||
+	    (q->qname = ldns_dname_new_frm_data((uint16_t)n, wire)) == NULL) {
+		query_free(q);
+		return -1;
 	}
-	msg[0] = (uint8_t)(len >> 8);
-	msg[1] = (uint8_t)len;
-	memcpy(msg + 2, wire, len);
-	if (write_all(q, fd, msg, len + 2, end) != 0) {
-		r = now_ms() >= end || now_ms() >= query_end(q) ? 0 : -1;
-		am_buf_setf(why, "TCP to %s: cannot send", s->label);
-		goto done;
+	pthread_mutex_lock(&l->mu);
+	if (l->stop || loop_start(l) != 0) {
+		pthread_mutex_unlock(&l->mu);
+		query_free(q);
+		return -1;
 	}
-	/* replies to other IDs or questions are skipped, as over UDP */
-	while ((r = read_all(q, fd, q->buf, 2, end)) == 1) {
-		n = (size_t)q->buf[0] << 8 | q->buf[1];
-		if ((r = read_all(q, fd, q->buf, n, end)) != 1)
-			break;
-		if ((*p = reply_for(q, id, q->buf, n)) != NULL)
-			break;
-		q->ignored++;
-	}
-	if (r < 0)
-		am_buf_setf(why, "TCP to %s: connection failed", s->label);
-done:
-	free(wire);
-	free(msg);
-	close(fd);
-	return r;
+	q->req = r;
+	r->link = q;
+	if (l->wait_tail != NULL)
+		l->wait_tail->next = q;
+	else
+		l->wait_head = q;
+	l->wait_tail = q;
+	pthread_mutex_unlock(&l->mu);
+	wake(l);
+	return 0;
 }
 
-static uint64_t
-min_u64(uint64_t a, uint64_t b)
+static void
+lres_cancel(void *state, struct am_dns_req *r)
 {
-	return a < b ? a : b;
+	struct lres *l = state;
+	struct query *q, **pp, *drop = NULL;
+
+	pthread_mutex_lock(&l->mu);
+	if ((q = r->link) != NULL) {
+		r->link = NULL;
+		q->req = NULL;
+		q->live = NULL;
+		if (!q->active) {
+			/* not started: no socket yet, nobody else has it */
+			for (pp = &l->wait_head; *pp != NULL; pp = &(*pp)->next)
+				if (*pp == q) {
+					*pp = q->next;
+					break;
+				}
+			l->wait_tail = NULL;
+			for (pp = &l->wait_head; *pp != NULL; pp = &(*pp)->next)
+				l->wait_tail = *pp;
+			drop = q;
+		}
+	}
+	while (l->calling == r)
+		pthread_cond_wait(&l->cv, &l->mu);
+	pthread_mutex_unlock(&l->mu);
+	if (drop != NULL)
+		query_free(drop);
+	else
+		wake(l);
 }
 
-/*
- * One exchange with s until end: UDP, again with EDNS0 4096 when a reply
- * without it was truncated, then TCP. As udp_try().
- */
-static int
-exchange(struct query *q, const struct server *s, uint64_t end,
-    ldns_pkt **p, struct am_buf *why)
+/* The blocking query of a thread: its own request, awaited. */
+struct sync_wait {
+	struct lres *l;
+	int done;                 /* under l->mu */
+};
+
+static void
+sync_done(struct am_dns_req *r)
 {
-	uint16_t edns = q->l->edns;
-	int r;
+	struct sync_wait *w = r->arg;
+	struct lres *l = w->l;
 
-	for (;;) {
-		if ((r = udp_try(q, s, edns, end, p, why)) != 1 ||
-		    !ldns_pkt_tc(*p))
-			return r;
-		ldns_pkt_free(*p);
-		*p = NULL;
-		if (edns != 0)
-			break;
-		edns = EDNS_MAX;
-	}
-	return tcp_try(q, s, edns, min_u64(now_ms() + q->l->timeout_ms,
-	    query_end(q)), p, why);
-}
-
-/* Ask one server, up to its tries, before the query's deadline. */
-static enum am_dns_status
-ask(struct query *q, const struct server *s, struct am_dns_answer **ans,
-    struct am_buf *why)
-{
-	enum am_dns_status st;
-	ldns_pkt *p = NULL;
-	unsigned t;
-	int r = 0;
-
-	for (t = 0; t < q->l->tries && now_ms() < query_end(q); t++) {
-		r = exchange(q, s, min_u64(now_ms() + q->l->timeout_ms,
-		    query_end(q)), &p, why);
-		if (r != 0)
-			break;
-	}
-	if (r == 1) {
-		st = interpret(p, q->qname, q->type, s, ans, why);
-		ldns_pkt_free(p);
-		return st;
-	}
-	if (r == 0 && q->ignored > 0)
-		am_buf_setf(why, "no answer from %s (%u replies that did not "
-		    "match the query ignored)", s->label, q->ignored);
-	else if (r == 0)
-		am_buf_setf(why, "no answer from %s", s->label);
-	return AM_DNS_TEMPFAIL;
+	pthread_mutex_lock(&l->mu);
+	w->done = 1;
+	pthread_cond_broadcast(&l->scv);
+	pthread_mutex_unlock(&l->mu);
 }
 
 static enum am_dns_status
@@ -676,44 +878,26 @@ lres_query_ctl(void *state, const char *name, int type,
     struct am_dns_ctl *ctl, struct am_dns_answer **ans, struct am_buf *why)
 {
 	struct lres *l = state;
-	unsigned char wire[AM_DNS_WIRE_MAX];
-	enum am_dns_status st = AM_DNS_TEMPFAIL;
-	struct am_buf fails = AM_BUF_INIT(512);
-	struct query q = { .l = l, .type = type, .live = ctl->live };
-	ldns_rdf *qname;
-	size_t i, n;
+	struct sync_wait w = { l, 0 };
+	struct am_dns_req r;
 
-	q.end = now_ms() + (uint64_t)l->nsrv * l->tries * l->timeout_ms;
-	if (ctl->deadline != 0)
-		q.end = min_u64(q.end, ctl->deadline);
-	if ((n = am_dns_name_wire(name, wire)) == 0 ||
-	    (qname = ldns_dname_new_frm_data((uint16_t)n, wire)) == NULL) {
-		am_buf_setf(why, "cannot encode query name");
+	memset(&r, 0, sizeof(r));
+	r.done = sync_done;
+	r.arg = &w;
+	if (lres_submit(l, name, type, ctl, &r) != 0) {
+		am_buf_setf(why, "cannot start the query");
 		return AM_DNS_TEMPFAIL;
 	}
-	q.qname = qname;
-	if ((q.buf = malloc(MSG_MAX)) == NULL) {
-		ldns_rdf_deep_free(qname);
-		am_buf_setf(why, "out of memory");
-		return AM_DNS_TEMPFAIL;
-	}
-	for (i = 0; i < l->nsrv && st == AM_DNS_TEMPFAIL &&
-	    now_ms() < query_end(&q); i++) {
-		am_buf_reset(&fails);
-		q.ignored = 0;
-		st = ask(&q, &l->srv[i], ans, &fails);
-	}
-	if (st == AM_DNS_TEMPFAIL)
-		am_buf_setf(why, "%s", fails.len > 0 ? am_buf_str(&fails) :
-		    "lookup deadline passed");
-	if (st == AM_DNS_TEMPFAIL && ((ctl->deadline != 0 &&
-	    now_ms() >= ctl->deadline) || (q.end != query_end(&q) &&
-	    now_ms() >= query_end(&q))))
-		ctl->timed_out = 1;
-	free(q.buf);
-	ldns_rdf_deep_free(qname);
-	am_buf_release(&fails);
-	return st;
+	/* the loop answers every query by its deadline, at the latest */
+	pthread_mutex_lock(&l->mu);
+	while (!w.done)
+		pthread_cond_wait(&l->scv, &l->mu);
+	pthread_mutex_unlock(&l->mu);
+	*ans = r.ans;
+	ctl->timed_out = r.timed_out;
+	if (r.status == AM_DNS_TEMPFAIL)
+		am_buf_setf(why, "%s", r.why);
+	return r.status;
 }
 
 static enum am_dns_status
@@ -729,9 +913,27 @@ static void
 lres_close(void *state)
 {
 	struct lres *l = state;
+	int running;
 
 	if (l == NULL)
 		return;
+	pthread_mutex_lock(&l->mu);
+	l->stop = 1;
+	running = l->running;
+	pthread_mutex_unlock(&l->mu);
+	if (running) {
+		wake(l);
+		pthread_join(l->thread, NULL);
+		close(l->wake[0]);
+		close(l->wake[1]);
+	}
+	pthread_mutex_destroy(&l->mu);
+	pthread_cond_destroy(&l->cv);
+	pthread_cond_destroy(&l->scv);
+	free(l->act);
+	free(l->pfd);
+	free(l->pidx);
+	free(l->rbuf);
 	free(l->srv);
 	free(l);
 }
@@ -741,6 +943,8 @@ static const struct am_dns_backend lres_backend = {
 	.query = lres_query,
 	.close = lres_close,
 	.query_ctl = lres_query_ctl,
+	.submit = lres_submit,
+	.cancel = lres_cancel,
 };
 
 /* ---- set up ---- */
@@ -882,7 +1086,22 @@ am_dns_ldns_new(const struct am_dns_ldns_opts *o, struct am_buf *why)
 
 	if ((l = calloc(1, sizeof(*l))) == NULL)
 		return NULL;
+	pthread_mutex_init(&l->mu, NULL);
+	pthread_cond_init(&l->cv, NULL);
+	pthread_cond_init(&l->scv, NULL);
+	l->wake[0] = l->wake[1] = -1;
 	timing_from_opts(l, o);
+	l->max_act = o != NULL && o->max_inflight ? o->max_inflight :
+	    INFLIGHT_DEFAULT;
+	if (l->max_act > INFLIGHT_MAX)
+		l->max_act = INFLIGHT_MAX;
+	if ((l->act = calloc(l->max_act, sizeof(*l->act))) == NULL ||
+	    (l->pfd = calloc(l->max_act + 1, sizeof(*l->pfd))) == NULL ||
+	    (l->pidx = calloc(l->max_act + 1, sizeof(*l->pidx))) == NULL ||
+	    (l->rbuf = malloc(MSG_MAX)) == NULL) {
+		lres_close(l);
+		return NULL;
+	}
 	if (servers_from_opts(l, o, why) != 0) {
 		lres_close(l);
 		return NULL;

@@ -23,9 +23,13 @@
  *   (passed down as ctl->live, which the resolver looks at while it waits).
  * - The trace: every query asked of the layer, with where its answer came
  *   from, for the debug log (at most AM_DNS_TRACE_MAX).
- * - Prefetch (am_dns_prefetch, given a pool by am_dns_msg_set_jobs): a
- *   hint becomes a job that asks the name as any query would, so the
- *   evaluation that asks it next shares it in flight or reuses it; an MX
+ * - Prefetch (am_dns_prefetch): a hint gets an entry in flight and is
+ *   submitted to the shared stack (am_dns_submit) without a thread
+ *   waiting for it; its done, on the resolver's thread, settles the entry
+ *   as a query would, so the evaluation that asks the name next shares it
+ *   in flight or reuses it. Only when the stack below has no asynchronous
+ *   transport (zone files, test back ends) does a hint become a job of
+ *   the pool (am_dns_msg_set_jobs) that asks as a query would. An MX
  *   or PTR answer's names are then hinted with the follow type. At most
  *   AM_DNS_PREFETCH_MAX hints per message, in a fixed array of the layer;
  *   a name the shared cache holds, asked, or already hinted is skipped.
@@ -77,9 +81,17 @@ struct tentry {
 
 struct dmsg;
 
-/* A prefetch hint, run as a job of the pool. */
+/*
+ * A prefetch hint: submitted to the shared stack (async: its done runs on
+ * the resolver's thread and settles e), or run as a job of the pool when
+ * the stack below cannot take it without a thread.
+ */
 struct pjob {
 	struct am_job job;
+	struct am_dns_req req;    /* async */
+	struct mentry *e;         /* async: the entry it settles */
+	uint64_t t0;              /* async: when it was submitted */
+	int async;
 	struct dmsg *m;
 	int type;
 	int follow;               /* type to hint for each name of the answer */
@@ -371,6 +383,55 @@ prefetch_run(void *arg)
 	am_buf_release(&why);
 }
 
+/* The answer of a submitted hint is in (resolver's thread): settle its
+ * entry as ask_shared() would, and hint the names it holds. */
+static void
+prefetch_done(struct am_dns_req *r)
+{
+	struct pjob *p = r->arg;
+	struct dmsg *m = p->m;
+	struct mentry *e = p->e;
+	struct am_dns_answer *follow = NULL;
+
+	pthread_mutex_lock(&m->mu);
+	e->st = r->status;
+	e->ans = r->ans;
+	e->timed_out = r->timed_out;
+	snprintf(e->why, sizeof(e->why), "%s", r->why);
+	e->done = 1;
+	pthread_cond_broadcast(&m->cv);
+	trace(m, p->name, p->type, e->st, e->ans, r->from_cache ?
+	    AM_DNS_SRC_CACHE : AM_DNS_SRC_WIRE, p->t0, e->why);
+	if (e->st == AM_DNS_OK && p->follow != 0 && !m->closing)
+		follow = am_dns_answer_ref(e->ans);
+	pthread_mutex_unlock(&m->mu);
+	if (follow != NULL)
+		follow_names(m, follow, p->follow);
+	am_dns_answer_free(follow);
+}
+
+/* Under the lock: submit hint p with a new entry for it; 0 if taken. */
+static int
+prefetch_submit(struct dmsg *m, struct pjob *p, const unsigned char *key,
+    size_t klen)
+{
+	struct am_dns_ctl ctl = { 0, &m->deadline, 0, 0 };
+
+	if ((p->e = entry_new(m, key, klen, p->type)) == NULL)
+		return -1;
+	p->t0 = am_dns_clock(m->shared);
+	p->req.done = prefetch_done;
+	p->req.arg = p;
+	if (am_dns_submit(m->shared, p->name, p->type, &ctl, &p->req) == 0)
+		return 0;
+	/* entry_new put it first */
+	m->entries = p->e->next;
+	m->nentries--;
+	free(p->e);
+	p->e = NULL;
+	return -1;
+}
+
 /* Under the lock: 1 when (name, type) was hinted already. */
 static int
 hinted(const struct dmsg *m, const char *name, int type)
@@ -392,7 +453,7 @@ msg_prefetch(void *state, const char *name, int type, int follow)
 	struct pjob *p;
 	size_t klen;
 
-	if (m->pool == NULL || (klen = am_dns_name_wire(name, key)) == 0 ||
+	if ((klen = am_dns_name_wire(name, key)) == 0 ||
 	    strlen(name) > AM_DNS_NAME_MAX)
 		return;
 	/* an answer at hand needs no thread (its names are likely at hand
@@ -403,13 +464,19 @@ msg_prefetch(void *state, const char *name, int type, int follow)
 	if (!m->closing && m->npj < AM_DNS_PREFETCH_MAX &&
 	    (m->deadline == 0 || am_dns_clock(m->shared) < m->deadline) &&
 	    find(m, key, klen, type) == NULL && !hinted(m, name, type)) {
-		p = &m->pj[m->npj++];
+		p = &m->pj[m->npj];
 		p->m = m;
 		p->type = type;
 		p->follow = follow;
 		snprintf(p->name, sizeof(p->name), "%s", name);
-		/* under mu, so that msg_close sees every job it must cancel */
-		am_jobs_submit(m->pool, &p->job, prefetch_run, p);
+		/* under mu, so that msg_close sees every hint it must cancel;
+		 * without an asynchronous stack, a pool thread asks */
+		if ((p->async = prefetch_submit(m, p, key, klen) == 0))
+			m->npj++;
+		else if (m->pool != NULL) {
+			m->npj++;
+			am_jobs_submit(m->pool, &p->job, prefetch_run, p);
+		}
 	}
 	pthread_mutex_unlock(&m->mu);
 }
@@ -436,7 +503,10 @@ msg_close(void *state)
 	pthread_cond_broadcast(&m->cv);
 	pthread_mutex_unlock(&m->mu);
 	for (i = 0; i < m->npj; i++)
-		am_jobs_cancel(m->pool, &m->pj[i].job);
+		if (m->pj[i].async)
+			am_dns_cancel(m->shared, &m->pj[i].req);
+		else
+			am_jobs_cancel(m->pool, &m->pj[i].job);
 	while ((e = m->entries) != NULL) {
 		m->entries = e->next;
 		am_dns_answer_free(e->ans);

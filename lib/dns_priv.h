@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * dns_priv: helpers shared by the dns back ends (dns.c, dns_ldns.c,
- * dns_zone.c, dns_cache.c). Not part of the engine's public interface:
- * nothing outside lib/dns*.c includes this file.
+ * dns_answer.c, dns_zone.c, dns_cache.c). Not part of the engine's public
+ * interface: nothing outside lib/dns*.c includes this file.
  *
  * Names: a query name is taken literally, label by label: every '.'
  * separates labels and there are no backslash escapes (SPF macro output
@@ -63,5 +63,16 @@ char *am_dns_rdf_name(const ldns_rdf *d);
  */
 int am_dns_rr_from_ldns(struct am_dns_rr *out, const ldns_rr *rr,
     size_t *budget);
+
+/*
+ * A reply that matched its query (ID and question checked) into a status
+ * and, on OK/NODATA/NXDOMAIN, a new answer in *ans (RFC 1034 s.3.6.2
+ * CNAMEs, RFC 2308 negative TTLs); TEMPFAIL with why naming from (the
+ * server, "127.0.0.1@53") on SERVFAIL, other RCODEs, a truncated reply,
+ * a CNAME loop, or an answer over the caps.
+ */
+enum am_dns_status am_dns_answer_from_pkt(const ldns_pkt *p,
+    const ldns_rdf *qname, int type, const char *from,
+    struct am_dns_answer **ans, struct am_buf *why);
 
 #endif

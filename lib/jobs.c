@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: BSD-2-Clause */
 /*
- * jobs: a small pool of threads that run lookups early. See jobs.h.
+ * jobs: a small pool of threads that run checks early (LookupThreads).
+ * See jobs.h. Jobs submit their lookups to the resolver and wait for the
+ * answers; no socket is owned here.
  */
 #include <signal.h>
 #include <stdlib.h>

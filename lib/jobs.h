@@ -13,6 +13,11 @@
  * pool never makes a message slower than doing the work inline, and a pool
  * of 0 threads is simply inline execution.
  *
+ * The jobs are checks (the SPF evaluation, early DKIM/DMARC lookups), not
+ * round trips: their queries go to the resolver's own loop thread
+ * (dns_ldns.c), which keeps any number of them in flight, so this pool
+ * bounds how many checks run early at once, not how many lookups do.
+ *
  * Thread safety: one mutex guards the queue and the job states.
  */
 #ifndef AM_JOBS_H

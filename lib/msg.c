@@ -147,6 +147,23 @@ copy_rcpts(struct am_msg *m, const struct am_envelope *env)
 	return 0;
 }
 
+/*
+ * The SPF records the job asks first, hinted to the resolver: in flight at
+ * once even when every pool thread is busy (a hint holds no thread).
+ */
+static void
+spf_hint(struct am_msg *m)
+{
+	const char *at = strrchr(m->mail_from, '@');
+	int null_sender = m->mail_from[0] == '\0';
+
+	if (!null_sender && at != NULL)
+		am_dns_prefetch(m->dns, at + 1, AM_DNS_T_TXT, 0);
+	if (m->helo != NULL && m->helo[0] != '\0' && (null_sender ||
+	    m->e->conf->spf_mode == AM_SPFMODE_HELO_MAILFROM))
+		am_dns_prefetch(m->dns, m->helo, AM_DNS_T_TXT, 0);
+}
+
 /* 1 when the SPF records SPF will ask for first are in the cache. */
 static int
 spf_cached(const struct am_msg *m)
@@ -221,6 +238,7 @@ am_msg_new(struct am_engine *e, const struct am_envelope *env)
 	 * it to another thread costs more than doing it at the end.
 	 */
 	if (am_msg_spf_wanted(m) && !spf_cached(m)) {
+		spf_hint(m);
 		am_jobs_submit(m->e->jobs, &m->spf_job, am_msg_spf_job, m);
 		m->spf_async = 1;
 	}
@@ -258,11 +276,19 @@ start_early(struct am_msg *m, const char *name, int dmarc)
 	struct am_early *x;
 	char q[AM_DNS_NAME_MAX + 16];
 
-	if (m->nearly == PREFETCH_MAX || strlen(name) > AM_DNS_NAME_MAX)
+	if (strlen(name) > AM_DNS_NAME_MAX || (dmarc ? m->nearly ==
+	    PREFETCH_MAX : m->nkeyhints == PREFETCH_MAX - 1))
 		return;
 	snprintf(q, sizeof(q), "%s%s", dmarc ? "_dmarc." : "", name);
 	if (am_dns_cached(m->dns, q, AM_DNS_T_TXT))
 		return;
+	/* the first query is a hint: in flight now, whether or not a pool
+	 * thread is free (a key needs nothing more) */
+	am_dns_prefetch(m->dns, q, AM_DNS_T_TXT, 0);
+	if (!dmarc) {
+		m->nkeyhints++;
+		return;
+	}
 	x = &m->early[m->nearly++];
 	x->m = m;
 	x->dmarc = dmarc;
@@ -287,7 +313,7 @@ early_dkim(struct am_msg *m, const char *value, size_t vlen)
 	struct am_buf why = AM_BUF_INIT(256);
 	char name[AM_DNS_NAME_MAX + 16];
 
-	if (m->dkim == NULL || m->nearly + 1 >= PREFETCH_MAX)
+	if (m->dkim == NULL || m->nkeyhints + 1 >= PREFETCH_MAX)
 		return;
 	memset(&sp, 0, sizeof(sp));
 	if (am_dkim_sig_parse(value, vlen, &sp, &why) == 0 && sp.selector != NULL &&

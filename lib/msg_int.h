@@ -41,10 +41,13 @@ struct am_engine {
 #define PREFETCH_MAX 12
 
 /*
- * One early lookup, started as soon as its field is complete: a DKIM key
- * (TXT at name, when a DKIM-Signature arrives) or a From domain's DMARC
- * policy and organizational domain (when the From field arrives). The
- * answers land in the shared cache, where the checks find them.
+ * One early lookup, started as soon as its field is complete: a From
+ * domain's DMARC policy and organizational domain (when the From field
+ * arrives), a job of the pool since the tree walk is a chain of queries.
+ * Its first query, and each DKIM key (TXT at name, when a DKIM-Signature
+ * arrives), is a hint (am_dns_prefetch) that goes out at once without a
+ * thread. The answers land in the shared cache and the message's DNS
+ * layer, where the checks find them.
  */
 struct am_early {
 	struct am_job job;
@@ -93,6 +96,7 @@ struct am_msg {
 	int spf_async;              /* spf_job was handed to the pool */
 	struct am_early early[PREFETCH_MAX]; /* early[0..nearly) submitted */
 	size_t nearly;
+	size_t nkeyhints;           /* DKIM keys hinted (am_dns_prefetch) */
 	int early_from;             /* the first From field was looked at */
 	struct am_policy_out pol;
 	struct am_verdict v;        /* the verdict record */

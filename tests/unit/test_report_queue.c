@@ -567,6 +567,8 @@ test_queue_thread_name(void **state)
 	am_reporter_free(r);
 	if (!found)
 		fail_msg("no thread named am-report in /proc/self/task");
+}
+
 /*
  * A store that hangs at stop: am_reporter_free() gives up after drain_ms
  * and returns while the writer is still inside insert() (before, it waited
