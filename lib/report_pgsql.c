@@ -678,9 +678,7 @@ am_report_pgsql_open(const char *conninfo, struct am_buf *why)
 	struct am_report_store *store;
 	int i;
 
-	if ((s = calloc(1, sizeof(*s))) == NULL ||
-	    (store = calloc(1, sizeof(*store))) == NULL) {
-		free(s);
+	if ((s = calloc(1, sizeof(*s))) == NULL) {
 		am_buf_setf(why, "out of memory");
 		return NULL;
 	}
@@ -695,13 +693,10 @@ am_report_pgsql_open(const char *conninfo, struct am_buf *why)
 	if (pg_exec(s, "SET client_encoding = 'UTF8'", why) != 0 ||
 	    migrate(s, why) != 0 || ready(s, why) != 0)
 		goto err;
-	store->ops = &pgsql_ops;
-	store->state = s;
-	store->sink.name = pgsql_ops.name;
-	store->sink.insert = pg_insert;
+	if ((store = am_report_store_new(&pgsql_ops, s, why)) == NULL)
+		goto err;
 	return store;
 err:
 	pg_close(s);
-	free(store);
 	return NULL;
 }

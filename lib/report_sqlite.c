@@ -614,9 +614,7 @@ am_report_sqlite_open(const char *path, struct am_buf *why)
 	struct am_report_store *store;
 	int i;
 
-	if ((s = calloc(1, sizeof(*s))) == NULL ||
-	    (store = calloc(1, sizeof(*store))) == NULL) {
-		free(s);
+	if ((s = calloc(1, sizeof(*s))) == NULL) {
 		am_buf_setf(why, "out of memory");
 		return NULL;
 	}
@@ -644,13 +642,10 @@ am_report_sqlite_open(const char *path, struct am_buf *why)
 			fail(s, stmt_sql[i], why);
 			goto err;
 		}
-	store->ops = &sqlite_ops;
-	store->state = s;
-	store->sink.name = sqlite_ops.name;
-	store->sink.insert = sq_insert;
+	if ((store = am_report_store_new(&sqlite_ops, s, why)) == NULL)
+		goto err;
 	return store;
 err:
 	sq_close(s);
-	free(store);
 	return NULL;
 }

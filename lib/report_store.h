@@ -181,6 +181,13 @@ struct am_report_store *am_report_store_open(const char *spec,
     struct am_buf *why);
 /* Close and free; returns NULL. NULL is a no-op. */
 struct am_report_store *am_report_store_close(struct am_report_store *s);
+/*
+ * For a back end's open function: the store over ops and state, its sink
+ * set from ops. NULL with why when out of memory (state stays the
+ * caller's); else the store owns state (ops->close frees it).
+ */
+struct am_report_store *am_report_store_new(
+    const struct am_report_store_ops *ops, void *state, struct am_buf *why);
 
 /* SQLite back end (report_sqlite.c): path of the database file. */
 struct am_report_store *am_report_sqlite_open(const char *path,
