@@ -12,7 +12,9 @@
  * scheme and creates or migrates the schema (db/schema-sqlite.sql,
  * db/schema-postgresql.sql, versioned by their "-- migration N" sections
  * and the schema_version table). report_store.c holds what all share: the
- * list encoding below and the UTF-8 checks.
+ * list encoding below, the UTF-8 checks, and a row as the column values
+ * of the INSERTs and back from the SELECTs (am_report_enc_row() and
+ * am_report_dec_*()); each store keeps its SQL and its driver's binding.
  *
  * Grouping is the store's job (SQL GROUP BY), so a report streams: rows of
  * a policy domain are grouped per (source IP, disposition, aligned DKIM and
