@@ -1,10 +1,10 @@
 /* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * report_util: the store set-up the report unit tests share
- * (test_report_sqlite.c, test_report_fail.c, test_report_pgsql.c): a
- * SQLite database in a fresh temporary directory, opening a store that
- * must open, inserting copies of rows as the queue would hand them, and
- * the plain aggregate row most cases start from. Failures end the test
+ * (test_report_sqlite.c, test_report_fail.c, test_report_pgsql.c,
+ * test_report_xml.c): a SQLite database in a fresh temporary directory,
+ * opening a store that must open, inserting copies of rows as the queue
+ * would hand them, and the plain aggregate row most cases start from. Failures end the test
  * with a message (cmocka's fail_msg). Include after <cmocka.h>.
  */
 #ifndef AM_TEST_REPORT_UTIL_H
