@@ -4,8 +4,9 @@
  * (test_report_sqlite.c, test_report_fail.c, test_report_pgsql.c,
  * test_report_xml.c): a SQLite database in a fresh temporary directory,
  * opening a store that must open, inserting copies of rows as the queue
- * would hand them, and the plain aggregate row most cases start from. Failures end the test
- * with a message (cmocka's fail_msg). Include after <cmocka.h>.
+ * would hand them, and the plain aggregate row most cases start from.
+ * Failures end the test with a message (cmocka's fail_msg). Include
+ * after <cmocka.h>.
  */
 #ifndef AM_TEST_REPORT_UTIL_H
 #define AM_TEST_REPORT_UTIL_H
