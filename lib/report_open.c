@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * report_open: open a store by its ReportStore scheme ("sqlite:",
- * "postgresql://"), and am_reporter_open(), the daemon's one call to start
+ * "postgresql://"), the store struct every back end's open returns, and am_reporter_open(), the daemon's one call to start
  * reporting. See report_store.h and report.h.
  *
  * A PostgreSQL server that does not answer when the daemon starts (or
@@ -32,6 +32,23 @@ am_report_store_open(const char *spec, struct am_buf *why)
 	am_buf_setf(why, "\"%s\": unknown store (want sqlite:/path or "
 	    "postgresql://...)", spec);
 	return NULL;
+}
+
+struct am_report_store *
+am_report_store_new(const struct am_report_store_ops *ops, void *state,
+    struct am_buf *why)
+{
+	struct am_report_store *store;
+
+	if ((store = calloc(1, sizeof(*store))) == NULL) {
+		am_buf_setf(why, "out of memory");
+		return NULL;
+	}
+	store->ops = ops;
+	store->state = state;
+	store->sink.name = ops->name;
+	store->sink.insert = ops->insert;
+	return store;
 }
 
 struct am_report_store *

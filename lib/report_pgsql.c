@@ -31,7 +31,7 @@ extern const char am_report_pgsql_schema[];    /* report_schema_pgsql.c */
 
 #define MIGRATE_LOCK "8471029384"   /* pg_advisory_xact_lock key */
 #define SEND_LOCK "8471029385"      /* pg_try_advisory_lock: report runs */
-#define NPARAM 26
+#define NPARAM AM_REPORT_ROW_NPARAM
 
 static const struct {
 	const char *name, *sql;
@@ -106,7 +106,8 @@ struct pg_store {
 	int version;
 	PGresult *published;       /* kept for am_report_published strings */
 	PGresult *failure;         /* kept for fail_get's strings */
-	struct am_buf enc[4], clean[NPARAM];
+	struct am_report_enc enc;  /* values of the row being sent */
+	struct am_buf clean[NPARAM];
 };
 
 static int
@@ -258,103 +259,49 @@ txt(struct pg_store *s, int i, const char *v)
 	return v == NULL ? NULL : am_report_utf8_clean(v, &s->clean[i]);
 }
 
-/*
- * The failure report of row r (RFC 9991) with the row's identifiers;
- * ruf is the row's encoded ruf list. The parameter buffers of the row
- * are reused: every value is taken before any is cleaned again.
- */
-static int
-insert_failure(struct pg_store *s, const struct am_report_row *r,
-    const char *ruf, struct am_buf *why)
-{
-	const struct am_report_failure *f = r->failure;
-	const char *v[16];
-	char t[32], cap[32];
-	PGresult *res;
-
-	snprintf(t, sizeof(t), "%lld", (long long)r->time);
-	v[0] = t;
-	v[1] = txt(s, 1, r->source_ip);
-	v[2] = txt(s, 2, r->policy_domain);
-	v[3] = txt(s, 3, r->header_from);
-	v[4] = txt(s, 4, f->mail_from != NULL ? f->mail_from : "");
-	v[5] = ruf;                          /* cleaned in clean[15] */
-	v[6] = txt(s, 12, r->fo);
-	v[7] = txt(s, 7, f->identity_alignment != NULL ?
-	    f->identity_alignment : "none");
-	v[8] = txt(s, 8, f->delivery_result != NULL ? f->delivery_result :
-	    "other");
-	v[9] = txt(s, 9, f->dkim_domain);
-	v[10] = txt(s, 10, f->dkim_selector);
-	v[11] = txt(s, 11, f->dkim_identity);
-	v[12] = txt(s, 22, r->spf_domain);
-	v[13] = txt(s, 13, f->authres != NULL ? f->authres : "");
-	v[14] = txt(s, 14, f->headers != NULL ? f->headers : "");
-	snprintf(cap, sizeof(cap), "%d", AM_REPORT_FAIL_PENDING);
-	v[15] = cap;
-	res = run(s, PG_FAIL_ADD, 16, v);
-	if (PQresultStatus(res) != PGRES_COMMAND_OK)
-		return pg_fail(s, "insert failure report", res, why);
-	PQclear(res);
-	return 0;
-}
+static int insert_failure(struct pg_store *s, const struct am_report_row *r,
+    struct am_buf *why);
 
 static int
 insert_one(struct pg_store *s, const struct am_report_row *r,
     struct am_buf *why)
 {
 	const char *v[NPARAM];
-	char t[32], adkim[2] = { r->adkim, 0 }, aspf[2] = { r->aspf, 0 };
-	char testing[2] = { r->testing, 0 };
 	PGresult *res;
 	int i;
 
-	for (i = 0; i < 4; i++)
-		am_buf_reset(&s->enc[i]);
-	am_report_enc_uris(&s->enc[0], r->rua, r->nrua);
-	am_report_enc_uris(&s->enc[1], r->ruf, r->nruf);
-	am_report_enc_reasons(&s->enc[2], r);
-	am_report_enc_dkim(&s->enc[3], r);
-	snprintf(t, sizeof(t), "%lld", (long long)r->time);
-	v[0] = t;
-	v[1] = txt(s, 1, r->source_ip);
-	v[2] = txt(s, 2, r->policy_domain);
-	v[3] = txt(s, 3, r->header_from);
-	v[4] = txt(s, 4, r->envelope_from);
-	v[5] = txt(s, 5, r->envelope_to);
-	v[6] = am_report_policy_name(r->p);
-	v[7] = am_report_policy_name(r->sp);
-	v[8] = am_report_policy_name(r->np);
-	v[9] = adkim;
-	v[10] = aspf;
-	v[11] = testing;
-	v[12] = txt(s, 12, r->fo);
-	v[13] = am_report_discovery_name(r->discovery);
-	v[14] = txt(s, 14, am_buf_str(&s->enc[0]));
-	v[15] = txt(s, 15, am_buf_str(&s->enc[1]));
-	v[16] = am_report_dmarc_name(r->dmarc);
-	v[17] = am_report_dmarc_name(r->dkim_aligned);
-	v[18] = am_report_dmarc_name(r->spf_aligned);
-	v[19] = am_report_disposition_name(r->disposition);
-	v[20] = txt(s, 20, am_buf_str(&s->enc[2]));
-	v[21] = txt(s, 21, am_buf_str(&s->enc[3]));
-	v[22] = txt(s, 22, r->spf_domain);
-	v[23] = r->spf_domain != NULL ? am_report_scope_name(r->spf_scope) : NULL;
-	v[24] = r->spf_domain != NULL ?
-	    am_report_spf_result_name(r->spf_result) : NULL;
-	v[25] = txt(s, 25, r->spf_human);
-	for (i = 0; i < 4; i++)
-		if (s->enc[i].truncated) {
-			am_buf_setf(why, "postgresql: encoded list over %zu bytes",
-			    s->enc[i].cap);
-			return -1;
-		}
+	if (am_report_enc_row(&s->enc, r, v, "postgresql", why) != 0)
+		return -1;
+	for (i = 1; i < NPARAM; i++)
+		v[i] = txt(s, i, v[i]);
 	res = run(s, 0, NPARAM, v);
 	if (PQresultStatus(res) != PGRES_COMMAND_OK)
 		return pg_fail(s, "insert", res, why);
 	PQclear(res);
 	if (r->failure != NULL && r->nruf > 0)
-		return insert_failure(s, r, v[15], why);
+		return insert_failure(s, r, why);
+	return 0;
+}
+
+/*
+ * The failure report of row r (RFC 9991) with the row's identifiers.
+ * The row's parameter buffers are reused: it is sent already.
+ */
+static int
+insert_failure(struct pg_store *s, const struct am_report_row *r,
+    struct am_buf *why)
+{
+	const char *v[AM_REPORT_FAIL_NPARAM];
+	PGresult *res;
+	int i;
+
+	am_report_enc_failure(&s->enc, r, v);   /* after insert_one's */
+	for (i = 1; i < AM_REPORT_FAIL_NPARAM - 1; i++)
+		v[i] = txt(s, i, v[i]);
+	res = run(s, PG_FAIL_ADD, AM_REPORT_FAIL_NPARAM, v);
+	if (PQresultStatus(res) != PGRES_COMMAND_OK)
+		return pg_fail(s, "insert failure report", res, why);
+	PQclear(res);
 	return 0;
 }
 
@@ -437,6 +384,13 @@ val(PGresult *res, int row, int c)
 	return PQgetisnull(res, row, c) ? NULL : PQgetvalue(res, row, c);
 }
 
+/* val() of row 0, as am_report_dec_*() read columns. */
+static const char *
+col0(void *res, int c)
+{
+	return val(res, 0, c);
+}
+
 static int
 pg_published(void *state, const char *domain, int64_t begin, int64_t end,
     struct am_report_published *out, struct am_buf *why)
@@ -459,17 +413,7 @@ pg_published(void *state, const char *domain, int64_t begin, int64_t end,
 	}
 	if (PQntuples(s->published) == 0)
 		return 1;
-	out->domain = val(s->published, 0, 0);
-	out->p = val(s->published, 0, 1);
-	out->sp = val(s->published, 0, 2);
-	out->np = val(s->published, 0, 3);
-	out->adkim = val(s->published, 0, 4);
-	out->aspf = val(s->published, 0, 5);
-	out->testing = val(s->published, 0, 6);
-	out->discovery = val(s->published, 0, 7);
-	out->fo = val(s->published, 0, 8);
-	out->rua = val(s->published, 0, 9);
-	out->ruf = val(s->published, 0, 10);
+	am_report_dec_published(out, col0, s->published);
 	return 0;
 }
 
@@ -479,19 +423,7 @@ group_cb(PGresult *res, am_report_group_cb cb, void *arg)
 	struct am_report_group g;
 
 	g.count = strtoull(PQgetvalue(res, 0, 0), NULL, 10);
-	g.source_ip = val(res, 0, 1);
-	g.disposition = val(res, 0, 2);
-	g.dkim_aligned = val(res, 0, 3);
-	g.spf_aligned = val(res, 0, 4);
-	g.reasons = val(res, 0, 5);
-	g.header_from = val(res, 0, 6);
-	g.envelope_from = val(res, 0, 7);
-	g.envelope_to = val(res, 0, 8);
-	g.dkim = val(res, 0, 9);
-	g.spf_domain = val(res, 0, 10);
-	g.spf_scope = val(res, 0, 11);
-	g.spf_result = val(res, 0, 12);
-	g.spf_human = val(res, 0, 13);
+	am_report_dec_group(&g, col0, res);
 	return cb(arg, &g);
 }
 
@@ -650,20 +582,7 @@ pg_fail_get(void *state, int64_t id, struct am_report_failure_entry *out,
 	s->failure = res;
 	out->id = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
 	out->time = strtoll(PQgetvalue(res, 0, 1), NULL, 10);
-	out->source_ip = val(res, 0, 2);
-	out->policy_domain = val(res, 0, 3);
-	out->header_from = val(res, 0, 4);
-	out->mail_from = val(res, 0, 5);
-	out->ruf = val(res, 0, 6);
-	out->fo = val(res, 0, 7);
-	out->identity_alignment = val(res, 0, 8);
-	out->delivery_result = val(res, 0, 9);
-	out->dkim_domain = val(res, 0, 10);
-	out->dkim_selector = val(res, 0, 11);
-	out->dkim_identity = val(res, 0, 12);
-	out->spf_domain = val(res, 0, 13);
-	out->authres = val(res, 0, 14);
-	out->headers = val(res, 0, 15);
+	am_report_dec_failure(out, col0, res);
 	return 0;
 }
 
@@ -753,8 +672,7 @@ pg_close(void *state)
 	if (s->locked && PQstatus(s->conn) == CONNECTION_OK)
 		PQclear(PQexec(s->conn, "SELECT pg_advisory_unlock(" SEND_LOCK ")"));
 	PQfinish(s->conn);
-	for (i = 0; i < 4; i++)
-		am_buf_release(&s->enc[i]);
+	am_report_enc_release(&s->enc);
 	for (i = 0; i < NPARAM; i++)
 		am_buf_release(&s->clean[i]);
 	free(s);
@@ -792,14 +710,11 @@ am_report_pgsql_open(const char *conninfo, struct am_buf *why)
 	struct am_report_store *store;
 	int i;
 
-	if ((s = calloc(1, sizeof(*s))) == NULL ||
-	    (store = calloc(1, sizeof(*store))) == NULL) {
-		free(s);
+	if ((s = calloc(1, sizeof(*s))) == NULL) {
 		am_buf_setf(why, "out of memory");
 		return NULL;
 	}
-	for (i = 0; i < 4; i++)
-		am_buf_init(&s->enc[i], 64 * 1024);
+	am_report_enc_init(&s->enc);
 	for (i = 0; i < NPARAM; i++)
 		am_buf_init(&s->clean[i], 256 * 1024);
 	s->conn = PQconnectdb(conninfo);
@@ -810,13 +725,10 @@ am_report_pgsql_open(const char *conninfo, struct am_buf *why)
 	if (pg_exec(s, "SET client_encoding = 'UTF8'", why) != 0 ||
 	    migrate(s, why) != 0 || ready(s, why) != 0)
 		goto err;
-	store->ops = &pgsql_ops;
-	store->state = s;
-	store->sink.name = pgsql_ops.name;
-	store->sink.insert = pg_insert;
+	if ((store = am_report_store_new(&pgsql_ops, s, why)) == NULL)
+		goto err;
 	return store;
 err:
 	pg_close(s);
-	free(store);
 	return NULL;
 }

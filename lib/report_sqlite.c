@@ -92,7 +92,7 @@ struct sqlite_store {
 	int version;
 	int lockfd;                /* PATH.lock, -1 until sq_lock() */
 	char *path;
-	struct am_buf enc[4];      /* encoded lists of the row being bound */
+	struct am_report_enc enc;  /* values of the row being bound */
 };
 
 static int
@@ -207,14 +207,6 @@ bind_text(sqlite3_stmt *st, int i, const char *v)
 		sqlite3_bind_text(st, i, v, -1, SQLITE_TRANSIENT);
 }
 
-static void
-bind_char(sqlite3_stmt *st, int i, char c)
-{
-	char v[2] = { c, '\0' };
-
-	sqlite3_bind_text(st, i, v, c != '\0' ? 1 : 0, SQLITE_TRANSIENT);
-}
-
 static int insert_failure(struct sqlite_store *s,
     const struct am_report_row *r, struct am_buf *why);
 
@@ -223,50 +215,16 @@ insert_one(struct sqlite_store *s, const struct am_report_row *r,
     struct am_buf *why)
 {
 	sqlite3_stmt *st = s->st[ST_INSERT];
+	const char *v[AM_REPORT_ROW_NPARAM];
 	int i;
 
-	for (i = 0; i < 4; i++)
-		am_buf_reset(&s->enc[i]);
-	am_report_enc_uris(&s->enc[0], r->rua, r->nrua);
-	am_report_enc_uris(&s->enc[1], r->ruf, r->nruf);
-	am_report_enc_reasons(&s->enc[2], r);
-	am_report_enc_dkim(&s->enc[3], r);
+	if (am_report_enc_row(&s->enc, r, v, "sqlite", why) != 0)
+		return -1;
 	sqlite3_reset(st);
 	sqlite3_clear_bindings(st);
 	sqlite3_bind_int64(st, 1, r->time);
-	bind_text(st, 2, r->source_ip);
-	bind_text(st, 3, r->policy_domain);
-	bind_text(st, 4, r->header_from);
-	bind_text(st, 5, r->envelope_from);
-	bind_text(st, 6, r->envelope_to);
-	bind_text(st, 7, am_report_policy_name(r->p));
-	bind_text(st, 8, am_report_policy_name(r->sp));
-	bind_text(st, 9, am_report_policy_name(r->np));
-	bind_char(st, 10, r->adkim);
-	bind_char(st, 11, r->aspf);
-	bind_char(st, 12, r->testing);
-	bind_text(st, 13, r->fo);
-	bind_text(st, 14, am_report_discovery_name(r->discovery));
-	bind_text(st, 15, am_buf_str(&s->enc[0]));
-	bind_text(st, 16, am_buf_str(&s->enc[1]));
-	bind_text(st, 21, am_buf_str(&s->enc[2]));
-	bind_text(st, 22, am_buf_str(&s->enc[3]));
-	bind_text(st, 17, am_report_dmarc_name(r->dmarc));
-	bind_text(st, 18, am_report_dmarc_name(r->dkim_aligned));
-	bind_text(st, 19, am_report_dmarc_name(r->spf_aligned));
-	bind_text(st, 20, am_report_disposition_name(r->disposition));
-	bind_text(st, 23, r->spf_domain);
-	bind_text(st, 24, r->spf_domain != NULL ?
-	    am_report_scope_name(r->spf_scope) : NULL);
-	bind_text(st, 25, r->spf_domain != NULL ?
-	    am_report_spf_result_name(r->spf_result) : NULL);
-	bind_text(st, 26, r->spf_human);
-	for (i = 0; i < 4; i++)
-		if (s->enc[i].truncated) {
-			am_buf_setf(why, "sqlite: encoded list over %zu bytes",
-			    s->enc[i].cap);
-			return -1;
-		}
+	for (i = 1; i < AM_REPORT_ROW_NPARAM; i++)
+		bind_text(st, i + 1, v[i]);
 	if (sqlite3_step(st) != SQLITE_DONE)
 		return fail(s, "insert", why);
 	if (r->failure != NULL && r->nruf > 0)
@@ -279,29 +237,17 @@ static int
 insert_failure(struct sqlite_store *s, const struct am_report_row *r,
     struct am_buf *why)
 {
-	const struct am_report_failure *f = r->failure;
 	sqlite3_stmt *st = s->st[ST_FAIL_ADD];
+	const char *v[AM_REPORT_FAIL_NPARAM];
+	int i;
 
+	am_report_enc_failure(&s->enc, r, v);   /* after insert_one's */
 	sqlite3_reset(st);
 	sqlite3_clear_bindings(st);
 	sqlite3_bind_int64(st, 1, r->time);
-	bind_text(st, 2, r->source_ip);
-	bind_text(st, 3, r->policy_domain);
-	bind_text(st, 4, r->header_from);
-	bind_text(st, 5, f->mail_from != NULL ? f->mail_from : "");
-	bind_text(st, 6, am_buf_str(&s->enc[1]));   /* ruf, encoded above */
-	bind_text(st, 7, r->fo);
-	bind_text(st, 8, f->identity_alignment != NULL ?
-	    f->identity_alignment : "none");
-	bind_text(st, 9, f->delivery_result != NULL ? f->delivery_result :
-	    "other");
-	bind_text(st, 10, f->dkim_domain);
-	bind_text(st, 11, f->dkim_selector);
-	bind_text(st, 12, f->dkim_identity);
-	bind_text(st, 13, r->spf_domain);
-	bind_text(st, 14, f->authres != NULL ? f->authres : "");
-	bind_text(st, 15, f->headers != NULL ? f->headers : "");
-	sqlite3_bind_int64(st, 16, AM_REPORT_FAIL_PENDING);
+	for (i = 1; i < AM_REPORT_FAIL_NPARAM - 1; i++)
+		bind_text(st, i + 1, v[i]);
+	sqlite3_bind_int64(st, AM_REPORT_FAIL_NPARAM, AM_REPORT_FAIL_PENDING);
 	if (sqlite3_step(st) != SQLITE_DONE)
 		return fail(s, "insert failure report", why);
 	return 0;
@@ -330,7 +276,7 @@ err:
 }
 
 static const char *
-col(sqlite3_stmt *st, int i)
+col(void *st, int i)
 {
 	return (const char *)sqlite3_column_text(st, i);
 }
@@ -410,17 +356,7 @@ sq_published(void *state, const char *domain, int64_t begin, int64_t end,
 	if (rc != SQLITE_ROW)
 		return fail(s, "select policy", why);
 	/* the row stays current (strings valid) until the next reset */
-	out->domain = col(st, 0);
-	out->p = col(st, 1);
-	out->sp = col(st, 2);
-	out->np = col(st, 3);
-	out->adkim = col(st, 4);
-	out->aspf = col(st, 5);
-	out->testing = col(st, 6);
-	out->discovery = col(st, 7);
-	out->fo = col(st, 8);
-	out->rua = col(st, 9);
-	out->ruf = col(st, 10);
+	am_report_dec_published(out, col, st);
 	return 0;
 }
 
@@ -436,19 +372,7 @@ group_row(sqlite3_stmt *st, void *arg)
 	struct am_report_group g;
 
 	g.count = (uint64_t)sqlite3_column_int64(st, 0);
-	g.source_ip = col(st, 1);
-	g.disposition = col(st, 2);
-	g.dkim_aligned = col(st, 3);
-	g.spf_aligned = col(st, 4);
-	g.reasons = col(st, 5);
-	g.header_from = col(st, 6);
-	g.envelope_from = col(st, 7);
-	g.envelope_to = col(st, 8);
-	g.dkim = col(st, 9);
-	g.spf_domain = col(st, 10);
-	g.spf_scope = col(st, 11);
-	g.spf_result = col(st, 12);
-	g.spf_human = col(st, 13);
+	am_report_dec_group(&g, col, st);
 	return a->cb(a->arg, &g);
 }
 
@@ -575,20 +499,7 @@ sq_fail_get(void *state, int64_t id, struct am_report_failure_entry *out,
 	/* the row stays current (strings valid) until the next reset */
 	out->id = sqlite3_column_int64(st, 0);
 	out->time = sqlite3_column_int64(st, 1);
-	out->source_ip = col(st, 2);
-	out->policy_domain = col(st, 3);
-	out->header_from = col(st, 4);
-	out->mail_from = col(st, 5);
-	out->ruf = col(st, 6);
-	out->fo = col(st, 7);
-	out->identity_alignment = col(st, 8);
-	out->delivery_result = col(st, 9);
-	out->dkim_domain = col(st, 10);
-	out->dkim_selector = col(st, 11);
-	out->dkim_identity = col(st, 12);
-	out->spf_domain = col(st, 13);
-	out->authres = col(st, 14);
-	out->headers = col(st, 15);
+	am_report_dec_failure(out, col, st);
 	return 0;
 }
 
@@ -671,8 +582,7 @@ sq_close(void *state)
 		return;
 	for (i = 0; i < ST_COUNT; i++)
 		sqlite3_finalize(s->st[i]);
-	for (i = 0; i < 4; i++)
-		am_buf_release(&s->enc[i]);
+	am_report_enc_release(&s->enc);
 	sqlite3_close(s->db);
 	if (s->lockfd >= 0)
 		close(s->lockfd);
@@ -704,14 +614,11 @@ am_report_sqlite_open(const char *path, struct am_buf *why)
 	struct am_report_store *store;
 	int i;
 
-	if ((s = calloc(1, sizeof(*s))) == NULL ||
-	    (store = calloc(1, sizeof(*store))) == NULL) {
-		free(s);
+	if ((s = calloc(1, sizeof(*s))) == NULL) {
 		am_buf_setf(why, "out of memory");
 		return NULL;
 	}
-	for (i = 0; i < 4; i++)
-		am_buf_init(&s->enc[i], 64 * 1024);
+	am_report_enc_init(&s->enc);
 	s->lockfd = -1;
 	if ((s->path = strdup(path)) == NULL) {
 		am_buf_setf(why, "out of memory");
@@ -735,13 +642,10 @@ am_report_sqlite_open(const char *path, struct am_buf *why)
 			fail(s, stmt_sql[i], why);
 			goto err;
 		}
-	store->ops = &sqlite_ops;
-	store->state = s;
-	store->sink.name = sqlite_ops.name;
-	store->sink.insert = sq_insert;
+	if ((store = am_report_store_new(&sqlite_ops, s, why)) == NULL)
+		goto err;
 	return store;
 err:
 	sq_close(s);
-	free(store);
 	return NULL;
 }

@@ -12,7 +12,9 @@
  * scheme and creates or migrates the schema (db/schema-sqlite.sql,
  * db/schema-postgresql.sql, versioned by their "-- migration N" sections
  * and the schema_version table). report_store.c holds what all share: the
- * list encoding below and the UTF-8 checks.
+ * list encoding below, the UTF-8 checks, and a row as the column values
+ * of the INSERTs and back from the SELECTs (am_report_enc_row() and
+ * am_report_dec_*()); each store keeps its SQL and its driver's binding.
  *
  * Grouping is the store's job (SQL GROUP BY), so a report streams: rows of
  * a policy domain are grouped per (source IP, disposition, aligned DKIM and
@@ -181,6 +183,13 @@ struct am_report_store *am_report_store_open(const char *spec,
     struct am_buf *why);
 /* Close and free; returns NULL. NULL is a no-op. */
 struct am_report_store *am_report_store_close(struct am_report_store *s);
+/*
+ * For a back end's open function: the store over ops and state, its sink
+ * set from ops. NULL with why when out of memory (state stays the
+ * caller's); else the store owns state (ops->close frees it).
+ */
+struct am_report_store *am_report_store_new(
+    const struct am_report_store_ops *ops, void *state, struct am_buf *why);
 
 /* SQLite back end (report_sqlite.c): path of the database file. */
 struct am_report_store *am_report_sqlite_open(const char *path,
@@ -224,6 +233,61 @@ void am_report_enc_field(struct am_buf *out, const char *s);
 void am_report_enc_dkim(struct am_buf *out, const struct am_report_row *r);
 void am_report_enc_reasons(struct am_buf *out, const struct am_report_row *r);
 void am_report_enc_uris(struct am_buf *out, const char *const *v, size_t n);
+
+/* ---- rows as column values (report_store.c) ---- */
+
+/*
+ * What every store binds and reads, so the stores keep only their SQL and
+ * their driver calls. Index i is parameter i + 1 ($n in PostgreSQL, ?n in
+ * SQLite) of the INSERT into report_row (AM_REPORT_ROW_NPARAM values, in
+ * the column order of both schemas) or into failure_report
+ * (AM_REPORT_FAIL_NPARAM). Values are text as stored: NULL for SQL NULL,
+ * "" for an absent adkim/aspf/testing; index 0 (time) and, of a failure
+ * report, 15 (AM_REPORT_FAIL_PENDING) are decimal, for a store without
+ * typed binds. Nothing is cleaned to UTF-8 here: that is the store's.
+ */
+#define AM_REPORT_ROW_NPARAM 26
+#define AM_REPORT_FAIL_NPARAM 16
+
+/* The buffers behind one row's values; owned by the store. */
+struct am_report_enc {
+	struct am_buf list[4];     /* encoded rua, ruf, reasons, dkim */
+	char time[32], cap[32];
+	char adkim[2], aspf[2], testing[2];
+};
+
+/* Lists capped at 64 KiB each. */
+void am_report_enc_init(struct am_report_enc *e);
+void am_report_enc_release(struct am_report_enc *e);
+/*
+ * Row r's report_row values into v[AM_REPORT_ROW_NPARAM], pointing into e
+ * and r (valid until the next call with e, while r lives): 0; -1 with why
+ * ("STORE: encoded list over N bytes") when a list was over its cap.
+ */
+int am_report_enc_row(struct am_report_enc *e, const struct am_report_row *r,
+    const char **v, const char *store, struct am_buf *why);
+/*
+ * r->failure's failure_report values into v[AM_REPORT_FAIL_NPARAM], with
+ * the row's identifiers and ruf list: call after am_report_enc_row(e, r).
+ * Absent texts get the schema's words ("" mail_from, "none", "other").
+ */
+void am_report_enc_failure(struct am_report_enc *e,
+    const struct am_report_row *r, const char **v);
+
+/*
+ * Column c of the current result row, NULL for SQL NULL; res is the
+ * store's result handle (a statement, a PGresult).
+ */
+typedef const char *(*am_report_col_fn)(void *res, int c);
+/* The 11 columns of the published-policy SELECT into *out. */
+void am_report_dec_published(struct am_report_published *out,
+    am_report_col_fn col, void *res);
+/* Columns 1-13 of the groups SELECT into *g (column 0, count, is not). */
+void am_report_dec_group(struct am_report_group *g, am_report_col_fn col,
+    void *res);
+/* Columns 2-15 of the failure_report SELECT (not id and time) into *out. */
+void am_report_dec_failure(struct am_report_failure_entry *out,
+    am_report_col_fn col, void *res);
 
 /*
  * Walk an encoded list: *pos starts at the list; each call decodes the

@@ -29,6 +29,7 @@
 #include "report.h"
 #include "report_afrf.h"
 #include "report_store.h"
+#include "report_util.h"
 
 /* ---- fo= ---- */
 
@@ -476,57 +477,6 @@ test_queue_caps_failures(void **state)
 
 /* ---- the SQLite store ---- */
 
-struct tmpdb {
-	char dir[64], path[128], spec[160];
-};
-
-static void
-tmpdb_new(struct tmpdb *t)
-{
-	strcpy(t->dir, "/tmp/am-test-fail-XXXXXX");
-	assert_non_null(mkdtemp(t->dir));
-	snprintf(t->path, sizeof(t->path), "%s/reports.db", t->dir);
-	snprintf(t->spec, sizeof(t->spec), "sqlite:%s", t->path);
-}
-
-static void
-tmpdb_free(struct tmpdb *t)
-{
-	char p[200];
-
-	snprintf(p, sizeof(p), "%s-wal", t->path);
-	unlink(p);
-	snprintf(p, sizeof(p), "%s-shm", t->path);
-	unlink(p);
-	unlink(t->path);
-	rmdir(t->dir);
-}
-
-static struct am_report_store *
-open_ok(struct tmpdb *t)
-{
-	struct am_buf why = AM_BUF_INIT(512);
-	struct am_report_store *s = am_report_store_open(t->spec, &why);
-
-	if (s == NULL)
-		fail_msg("open: %s", am_buf_str(&why));
-	am_buf_release(&why);
-	return s;
-}
-
-static void
-insert_ok(struct am_report_store *s, struct am_report_row *r)
-{
-	struct am_buf why = AM_BUF_INIT(512);
-	struct am_report_row *c = am_report_row_copy(r);
-
-	assert_non_null(c);
-	if (s->ops->insert(s->state, &c, 1, &why) != 0)
-		fail_msg("insert: %s", am_buf_str(&why));
-	am_report_row_free(c);
-	am_buf_release(&why);
-}
-
 static void
 test_store_failures(void **state)
 {
@@ -543,17 +493,17 @@ test_store_failures(void **state)
 	int i;
 
 	(void)state;
-	tmpdb_new(&t);
-	s = open_ok(&t);
+	tmpdb_new(&t, "fail");
+	s = store_open_ok(t.spec);
 	row_init(&r, &f, ruf);
 	f.headers = "Subject: caf\xc3\xa9\r\nX-Bad: \xff\r\n";
-	insert_ok(s, &r);
+	store_insert_ok(s, &r, 1);
 	r.failure = NULL;              /* a row without a failure report */
-	insert_ok(s, &r);
+	store_insert_ok(s, &r, 1);
 	r.failure = &f;
 	r.time += 10;
 	f.mail_from = "";
-	insert_ok(s, &r);
+	store_insert_ok(s, &r, 1);
 	assert_int_equal(s->ops->fail_pending(s->state, ids, 8, &n, &why), 0);
 	assert_int_equal(n, 2);
 	assert_true(ids[0] < ids[1]);
@@ -596,7 +546,7 @@ test_store_failures(void **state)
 	    &why), 0);
 	/* a reopened store keeps the count: another run of a fleet */
 	s = am_report_store_close(s);
-	s = open_ok(&t);
+	s = store_open_ok(t.spec);
 	assert_int_equal(s->ops->fail_rate(s->state, "ruf@rcpt.test", 3600, 3,
 	    &why), 1);
 	assert_int_equal(s->ops->fail_rate(s->state, "ruf@rcpt.test", 3600, 4,
@@ -629,8 +579,8 @@ test_store_pending_cap(void **state)
 	size_t n, i, total = AM_REPORT_FAIL_PENDING + 5;
 
 	(void)state;
-	tmpdb_new(&t);
-	s = open_ok(&t);
+	tmpdb_new(&t, "fail");
+	s = store_open_ok(t.spec);
 	row_init(&r, &f, ruf);
 	assert_non_null(rows = calloc(total, sizeof(*rows)));
 	assert_non_null(ids = calloc(total + 10, sizeof(*ids)));
@@ -643,15 +593,15 @@ test_store_pending_cap(void **state)
 	assert_int_equal(n, AM_REPORT_FAIL_PENDING);
 	/* every row is kept all the same, and another domain is recorded */
 	r.policy_domain = "other.test";
-	insert_ok(s, &r);
+	store_insert_ok(s, &r, 1);
 	assert_int_equal(s->ops->fail_pending(s->state, ids, total + 10, &n,
 	    &why), 0);
 	assert_int_equal(n, AM_REPORT_FAIL_PENDING + 1);
 	/* one settled: room for one more */
 	assert_int_equal(s->ops->fail_done(s->state, ids[0], 1, &why), 0);
 	r.policy_domain = "fail.auth.test";
-	insert_ok(s, &r);
-	insert_ok(s, &r);
+	store_insert_ok(s, &r, 1);
+	store_insert_ok(s, &r, 1);
 	assert_int_equal(s->ops->fail_pending(s->state, ids, total + 10, &n,
 	    &why), 0);
 	assert_int_equal(n, AM_REPORT_FAIL_PENDING + 1);
@@ -676,14 +626,14 @@ test_store_migrates_v1(void **state)
 	sqlite3 *db;
 
 	(void)state;
-	tmpdb_new(&t);
-	am_report_store_close(open_ok(&t));
+	tmpdb_new(&t, "fail");
+	am_report_store_close(store_open_ok(t.spec));
 	assert_int_equal(sqlite3_open(t.path, &db), SQLITE_OK);
 	assert_int_equal(sqlite3_exec(db, "DROP TABLE failure_report;"
 	    " DROP TABLE failure_rate; UPDATE schema_version SET version = 1",
 	    NULL, NULL, NULL), SQLITE_OK);
 	sqlite3_close(db);
-	s = open_ok(&t);
+	s = store_open_ok(t.spec);
 	assert_int_equal(s->ops->version(s->state), AM_REPORT_SCHEMA_VERSION);
 	assert_int_equal(AM_REPORT_SCHEMA_VERSION, 2);
 	assert_int_equal(s->ops->fail_pending(s->state, ids, 2, &n, &why), 0);

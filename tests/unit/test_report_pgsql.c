@@ -26,6 +26,7 @@
 #include "report.h"
 #include "report_store.h"
 #include "report_xml.h"
+#include "report_util.h"
 
 #define DAY 86400
 #define T0 (1700000000 - 1700000000 % DAY)
@@ -56,49 +57,6 @@ side_exec(const char *sql)
 		fail_msg("%s: %s", sql, PQresultErrorMessage(r));
 	PQclear(r);
 	PQfinish(c);
-}
-
-static struct am_report_store *
-open_ok(void)
-{
-	struct am_buf why = AM_BUF_INIT(512);
-	struct am_report_store *s = am_report_store_open(spec(), &why);
-
-	if (s == NULL)
-		fail_msg("open: %s", am_buf_str(&why));
-	am_buf_release(&why);
-	return s;
-}
-
-static void
-row_init(struct am_report_row *r, int64_t t, const char *ip, const char *dom)
-{
-	memset(r, 0, sizeof(*r));
-	r->time = t;
-	r->source_ip = ip;
-	r->policy_domain = dom;
-	r->header_from = dom;
-	r->envelope_from = dom;
-	r->p = AM_REPORT_P_REJECT;
-	r->adkim = r->aspf = 'r';
-	r->testing = 'n';
-	r->dmarc = r->dkim_aligned = AM_REPORT_DMARC_PASS;
-	r->disposition = AM_REPORT_DISP_PASS;
-	r->spf_domain = dom;
-	r->spf_result = AM_REPORT_SPF_PASS;
-}
-
-static int
-insert1(struct am_report_store *s, const struct am_report_row *r,
-    struct am_buf *why)
-{
-	struct am_report_row *c = am_report_row_copy(r);
-	int rc;
-
-	assert_non_null(c);
-	rc = s->ops->insert(s->state, &c, 1, why);
-	am_report_row_free(c);
-	return rc;
 }
 
 struct counts {
@@ -135,11 +93,11 @@ test_schema(void **state)
 	struct am_report_store *s;
 
 	(void)state;
-	s = open_ok();
+	s = store_open_ok(spec());
 	assert_int_equal(s->ops->version(s->state), AM_REPORT_SCHEMA_VERSION);
 	am_report_store_close(s);
 	/* a second open finds the schema current and changes nothing */
-	s = open_ok();
+	s = store_open_ok(spec());
 	assert_int_equal(s->ops->version(s->state), AM_REPORT_SCHEMA_VERSION);
 	am_report_store_close(s);
 }
@@ -203,7 +161,7 @@ daemon_run(void *arg)
 		return NULL;
 	}
 	for (i = 0; i < d->n; i++) {
-		row_init(&row, FLEET_DAY + i, d->ip, "fleet.example");
+		report_row_init(&row, FLEET_DAY + i, d->ip, "fleet.example");
 		am_report_submit(r, &row);
 	}
 	am_reporter_flush(r);
@@ -243,7 +201,7 @@ test_two_daemons_one_report(void **state)
 		assert_non_null(res);
 		assert_int_equal(d[i].st.committed, (uint64_t)d[i].n);
 	}
-	s = open_ok();
+	s = store_open_ok(spec());
 	assert_int_equal(periods(s, "fleet.example").total, 1200);
 	am_report_id("mx.example.net", "fleet.example", FLEET_DAY,
 	    FLEET_DAY + DAY - 1, id);
@@ -277,23 +235,23 @@ static void
 test_mark_sent_purge_utf8(void **state)
 {
 	struct am_buf why = AM_BUF_INIT(512);
-	struct am_report_store *s = open_ok();
+	struct am_report_store *s = store_open_ok(spec());
 	struct am_report_row r;
 	uint64_t del;
 
 	(void)state;
-	row_init(&r, T0 + 5, "192.0.2.5", "sent.example");
+	report_row_init(&r, T0 + 5, "192.0.2.5", "sent.example");
 	r.envelope_to = "bad\xff\xfeutf8.example";
-	assert_int_equal(insert1(s, &r, &why), 0);
-	row_init(&r, T0 + DAY + 5, "192.0.2.5", "sent.example");
-	assert_int_equal(insert1(s, &r, &why), 0);
+	assert_int_equal(store_insert(s, &r, 1, &why), 0);
+	report_row_init(&r, T0 + DAY + 5, "192.0.2.5", "sent.example");
+	assert_int_equal(store_insert(s, &r, 1, &why), 0);
 	assert_int_equal(periods(s, "sent.example").n, 2);
 	assert_int_equal(s->ops->mark_sent(s->state, "sent.example", T0,
 	    T0 + DAY - 1, "id1", T0 + DAY, &why), 0);
 	assert_int_equal(s->ops->mark_sent(s->state, "sent.example", T0,
 	    T0 + DAY - 1, "id1", T0 + DAY, &why), 1);
 	am_report_store_close(s);
-	s = open_ok();
+	s = store_open_ok(spec());
 	assert_int_equal(periods(s, "sent.example").n, 1);
 	assert_int_equal(s->ops->purge(s->state, T0 + DAY, &del, &why), 0);
 	assert_true(del >= 1);
@@ -306,7 +264,7 @@ static void
 test_lock(void **state)
 {
 	struct am_buf why = AM_BUF_INIT(512);
-	struct am_report_store *a = open_ok(), *b = open_ok();
+	struct am_report_store *a = store_open_ok(spec()), *b = store_open_ok(spec());
 
 	(void)state;
 	assert_int_equal(a->ops->lock(a->state, &why), 0);
@@ -326,7 +284,7 @@ static void
 test_reconnect(void **state)
 {
 	struct am_buf why = AM_BUF_INIT(512);
-	struct am_report_store *s = open_ok();
+	struct am_report_store *s = store_open_ok(spec());
 	struct am_report_row r;
 	struct counts before, after;
 
@@ -334,8 +292,8 @@ test_reconnect(void **state)
 	before = periods(s, "re.example");
 	side_exec("SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
 	    " WHERE pid <> pg_backend_pid() AND datname = current_database()");
-	row_init(&r, T0 + 9, "192.0.2.9", "re.example");
-	if (insert1(s, &r, &why) != 0)
+	report_row_init(&r, T0 + 9, "192.0.2.9", "re.example");
+	if (store_insert(s, &r, 1, &why) != 0)
 		fail_msg("the first batch after the session died: %s",
 		    am_buf_str(&why));
 	after = periods(s, "re.example");
@@ -350,7 +308,7 @@ test_failures(void **state)
 {
 	static const char *const ruf[] = { "mailto:ruf@fleet.example" };
 	struct am_buf why = AM_BUF_INIT(512);
-	struct am_report_store *a = open_ok(), *b = open_ok();
+	struct am_report_store *a = store_open_ok(spec()), *b = store_open_ok(spec());
 	struct am_report_failure f;
 	struct am_report_failure_entry e;
 	struct am_report_row r;
@@ -360,7 +318,7 @@ test_failures(void **state)
 	size_t n;
 
 	(void)state;
-	row_init(&r, t, "192.0.2.7", "fail.example");
+	report_row_init(&r, t, "192.0.2.7", "fail.example");
 	memset(&f, 0, sizeof(f));
 	r.ruf = ruf;
 	r.nruf = 1;
@@ -374,11 +332,11 @@ test_failures(void **state)
 	f.authres = "mx.fleet.example; dmarc=pass";
 	f.headers = "Subject: bad \xff\xfe utf-8\r\n";
 	r.failure = &f;
-	assert_int_equal(insert1(a, &r, &why), 0);
+	assert_int_equal(store_insert(a, &r, 1, &why), 0);
 	r.time = t + 1;
-	assert_int_equal(insert1(b, &r, &why), 0);
+	assert_int_equal(store_insert(b, &r, 1, &why), 0);
 	r.failure = NULL;
-	assert_int_equal(insert1(b, &r, &why), 0);
+	assert_int_equal(store_insert(b, &r, 1, &why), 0);
 	assert_int_equal(a->ops->fail_pending(a->state, ids, 8, &n, &why), 0);
 	assert_int_equal(n, 2);
 	assert_int_equal(a->ops->fail_get(a->state, ids[0], &e, &why), 0);

@@ -344,25 +344,54 @@ opts(size_t qmax, size_t bmax, struct warnings *w)
 	return o;
 }
 
+/*
+ * What each queue case starts from: the fake store, warnings on a test
+ * clock at 1000, options with queue_max qmax and batch_max bmax. Set
+ * flags in f or callbacks in o, then rig_start(). g must not move (o
+ * points at w).
+ */
+struct rig {
+	struct warnings w;
+	struct am_reporter_opts o;
+	struct fake f;
+};
+
+static void
+rig_init(struct rig *g, size_t qmax, size_t bmax)
+{
+	memset(&g->w, 0, sizeof(g->w));
+	g->w.clock = 1000;
+	g->o = opts(qmax, bmax, &g->w);
+	fake_init(&g->f);
+}
+
+/* The reporter over g's fake store (asserts it starts). */
+static struct am_reporter *
+rig_start(struct rig *g)
+{
+	struct am_reporter *r = am_reporter_new(&fake_sink, &g->f, &g->o,
+	    NULL);
+
+	assert_non_null(r);
+	return r;
+}
+
 /* ---- queue ---- */
 
 /* Rows reach the store as copies: the caller's strings may go away. */
 static void
 test_queue_commits_copies(void **state)
 {
-	struct warnings w = { 0, "", 1000 };
-	struct am_reporter_opts o = opts(100, 10, &w);
+	struct rig g;
 	struct am_report_stats st;
 	struct am_reporter *r;
 	struct am_report_row row;
-	struct fake f;
 	char dom[32];
 	int i;
 
 	(void)state;
-	fake_init(&f);
-	r = am_reporter_new(&fake_sink, &f, &o, NULL);
-	assert_non_null(r);
+	rig_init(&g, 100, 10);
+	r = rig_start(&g);
 	for (i = 0; i < 25; i++) {
 		base_row(&row);
 		snprintf(dom, sizeof(dom), "d%d.example", i);
@@ -375,14 +404,14 @@ test_queue_commits_copies(void **state)
 	assert_int_equal(st.submitted, 25);
 	assert_int_equal(st.committed, 25);
 	assert_int_equal(st.dropped_full + st.dropped_store + st.dropped_copy, 0);
-	assert_int_equal(f.rows, 25);
-	assert_string_equal(f.first_domain, "d0.example");
+	assert_int_equal(g.f.rows, 25);
+	assert_string_equal(g.f.first_domain, "d0.example");
 	/* batch_max 10, flush interval never reached: 10, 10, then 5 */
-	assert_int_equal(f.nbatches, 3);
-	assert_int_equal(f.batches[0], 10);
-	assert_int_equal(f.batches[1], 10);
-	assert_int_equal(f.batches[2], 5);
-	assert_int_equal(w.n, 0);
+	assert_int_equal(g.f.nbatches, 3);
+	assert_int_equal(g.f.batches[0], 10);
+	assert_int_equal(g.f.batches[1], 10);
+	assert_int_equal(g.f.batches[2], 5);
+	assert_int_equal(g.w.n, 0);
 	am_reporter_free(r);
 }
 
@@ -395,21 +424,19 @@ test_queue_commits_copies(void **state)
 static void
 test_queue_full_drops(void **state)
 {
-	struct warnings w = { 0, "", 1000 };
-	struct am_reporter_opts o = opts(4, 1, &w);
+	struct rig g;
 	struct am_report_stats st;
 	struct am_reporter *r;
 	struct am_report_row row;
-	struct fake f;
 	int i;
 
 	(void)state;
-	fake_init(&f);
-	f.gated = 1;
-	r = am_reporter_new(&fake_sink, &f, &o, NULL);
+	rig_init(&g, 4, 1);
+	g.f.gated = 1;
+	r = rig_start(&g);
 	base_row(&row);
 	assert_int_equal(am_report_submit(r, &row), 0);
-	fake_wait_inside(&f);
+	fake_wait_inside(&g.f);
 	for (i = 0; i < 4; i++)
 		assert_int_equal(am_report_submit(r, &row), 0);
 	for (i = 0; i < 3; i++)
@@ -417,9 +444,9 @@ test_queue_full_drops(void **state)
 	am_reporter_stats(r, &st);
 	assert_int_equal(st.dropped_full, 3);
 	/* one warning for the first drop; the rest wait for the interval */
-	assert_int_equal(w.n, 1);
-	assert_non_null(strstr(w.last, "dropped 1 rows (queue full)"));
-	fake_open(&f);
+	assert_int_equal(g.w.n, 1);
+	assert_non_null(strstr(g.w.last, "dropped 1 rows (queue full)"));
+	fake_open(&g.f);
 	am_reporter_flush(r);
 	am_reporter_stats(r, &st);
 	assert_int_equal(st.committed, 5);
@@ -438,21 +465,19 @@ count_dropped(void *arg, uint64_t n)
 static void
 test_queue_store_fails(void **state)
 {
-	struct warnings w = { 0, "", 1000 };
-	struct am_reporter_opts o = opts(100, 5, &w);
+	struct rig g;
 	uint64_t told = 0;
 	struct am_report_stats st;
 	struct am_reporter *r;
 	struct am_report_row row;
-	struct fake f;
 	int i;
 
 	(void)state;
-	fake_init(&f);
-	f.fail = 1;
-	o.dropped = count_dropped;
-	o.dropped_arg = &told;
-	r = am_reporter_new(&fake_sink, &f, &o, NULL);
+	rig_init(&g, 100, 5);
+	g.f.fail = 1;
+	g.o.dropped = count_dropped;
+	g.o.dropped_arg = &told;
+	r = rig_start(&g);
 	base_row(&row);
 	for (i = 0; i < 5; i++)
 		assert_int_equal(am_report_submit(r, &row), 0);
@@ -460,27 +485,28 @@ test_queue_store_fails(void **state)
 	am_reporter_stats(r, &st);
 	assert_int_equal(st.dropped_store, 5);
 	assert_int_equal(st.committed, 0);
-	assert_int_equal(w.n, 1);
-	assert_non_null(strstr(w.last, "5 rows (store fake failed: disk full)"));
+	assert_int_equal(g.w.n, 1);
+	assert_non_null(strstr(g.w.last,
+	    "5 rows (store fake failed: disk full)"));
 
 	/* 30 s later: more drops, no second warning yet */
-	w.clock += 30;
+	g.w.clock += 30;
 	for (i = 0; i < 3; i++)
 		am_report_submit(r, &row);
 	am_reporter_flush(r);
-	assert_int_equal(w.n, 1);
+	assert_int_equal(g.w.n, 1);
 	/* a minute after the first: the warning counts both batches' rows */
-	w.clock += 30;
+	g.w.clock += 30;
 	for (i = 0; i < 2; i++)
 		am_report_submit(r, &row);
 	am_reporter_flush(r);
-	assert_int_equal(w.n, 2);
-	assert_non_null(strstr(w.last, "5 rows (store fake failed"));
+	assert_int_equal(g.w.n, 2);
+	assert_non_null(strstr(g.w.last, "5 rows (store fake failed"));
 
 	/* the store recovers: rows are committed again */
-	pthread_mutex_lock(&f.mu);
-	f.fail = 0;
-	pthread_mutex_unlock(&f.mu);
+	pthread_mutex_lock(&g.f.mu);
+	g.f.fail = 0;
+	pthread_mutex_unlock(&g.f.mu);
 	am_report_submit(r, &row);
 	am_reporter_flush(r);
 	am_reporter_stats(r, &st);
@@ -494,18 +520,16 @@ test_queue_store_fails(void **state)
 static void
 test_queue_off_and_bad(void **state)
 {
-	struct warnings w = { 0, "", 1000 };
-	struct am_reporter_opts o = opts(10, 5, &w);
+	struct rig g;
 	struct am_report_stats st;
 	struct am_reporter *r;
 	struct am_report_row row;
-	struct fake f;
 
 	(void)state;
+	rig_init(&g, 10, 5);
 	base_row(&row);
 	assert_int_equal(am_report_submit(NULL, &row), -1);
-	fake_init(&f);
-	r = am_reporter_new(&fake_sink, &f, &o, NULL);
+	r = rig_start(&g);
 	row.header_from = NULL;
 	assert_int_equal(am_report_submit(r, &row), -1);
 	am_reporter_stats(r, &st);
@@ -518,41 +542,36 @@ test_queue_off_and_bad(void **state)
 static void
 test_queue_free_drains(void **state)
 {
-	struct warnings w = { 0, "", 1000 };
-	struct am_reporter_opts o = opts(100, 50, &w);
+	struct rig g;
 	struct am_reporter *r;
 	struct am_report_row row;
-	struct fake f;
 	int i;
 
 	(void)state;
-	fake_init(&f);
-	r = am_reporter_new(&fake_sink, &f, &o, NULL);
+	rig_init(&g, 100, 50);
+	r = rig_start(&g);
 	base_row(&row);
 	for (i = 0; i < 7; i++)
 		am_report_submit(r, &row);
 	am_reporter_free(r);
-	assert_int_equal(f.rows, 7);
+	assert_int_equal(g.f.rows, 7);
 }
 
 /* The writer thread is named am-report (top -H, tests/bench/run-bench). */
 static void
 test_queue_thread_name(void **state)
 {
-	struct warnings w = { 0, "", 1000 };
-	struct am_reporter_opts o = opts(100, 50, &w);
+	struct rig g;
 	struct am_reporter *r;
 	struct dirent *de;
-	struct fake f;
 	char path[300], name[32];
 	int found = 0;
 	FILE *fp;
 	DIR *d;
 
 	(void)state;
-	fake_init(&f);
-	r = am_reporter_new(&fake_sink, &f, &o, NULL);
-	assert_non_null(r);
+	rig_init(&g, 100, 50);
+	r = rig_start(&g);
 	assert_non_null(d = opendir("/proc/self/task"));
 	while (!found && (de = readdir(d)) != NULL) {
 		snprintf(path, sizeof(path), "/proc/self/task/%s/comm",

@@ -19,87 +19,10 @@
 
 #include "report.h"
 #include "report_store.h"
+#include "report_util.h"
 
 #define DAY 86400
 #define T0 (1700000000 - 1700000000 % DAY)   /* a UTC midnight */
-
-struct tmpdb {
-	char dir[64];
-	char path[128];
-	char spec[160];
-};
-
-static void
-tmpdb_new(struct tmpdb *t)
-{
-	strcpy(t->dir, "/tmp/am-test-report-XXXXXX");
-	assert_non_null(mkdtemp(t->dir));
-	snprintf(t->path, sizeof(t->path), "%s/reports.db", t->dir);
-	snprintf(t->spec, sizeof(t->spec), "sqlite:%s", t->path);
-}
-
-static void
-tmpdb_free(struct tmpdb *t)
-{
-	char p[200];
-
-	snprintf(p, sizeof(p), "%s-wal", t->path);
-	unlink(p);
-	snprintf(p, sizeof(p), "%s-shm", t->path);
-	unlink(p);
-	unlink(t->path);
-	rmdir(t->dir);
-}
-
-static struct am_report_store *
-open_ok(struct tmpdb *t)
-{
-	struct am_buf why = AM_BUF_INIT(512);
-	struct am_report_store *s = am_report_store_open(t->spec, &why);
-
-	if (s == NULL)
-		fail_msg("open %s: %s", t->spec, am_buf_str(&why));
-	am_buf_release(&why);
-	return s;
-}
-
-static void
-row_init(struct am_report_row *r, int64_t t, const char *ip,
-    const char *dom)
-{
-	memset(r, 0, sizeof(*r));
-	r->time = t;
-	r->source_ip = ip;
-	r->policy_domain = dom;
-	r->header_from = dom;
-	r->envelope_from = dom;
-	r->p = AM_REPORT_P_REJECT;
-	r->adkim = r->aspf = 'r';
-	r->testing = 'n';
-	r->dmarc = AM_REPORT_DMARC_PASS;
-	r->dkim_aligned = AM_REPORT_DMARC_PASS;
-	r->disposition = AM_REPORT_DISP_PASS;
-	r->spf_domain = dom;
-	r->spf_result = AM_REPORT_SPF_PASS;
-}
-
-/* Insert rows (copies, as the queue would hand them) in one batch. */
-static void
-insert(struct am_report_store *s, const struct am_report_row *rows, size_t n)
-{
-	struct am_report_row **c = calloc(n, sizeof(*c));
-	struct am_buf why = AM_BUF_INIT(512);
-	size_t i;
-
-	for (i = 0; i < n; i++)
-		assert_non_null(c[i] = am_report_row_copy(&rows[i]));
-	if (s->ops->insert(s->state, c, n, &why) != 0)
-		fail_msg("insert: %s", am_buf_str(&why));
-	for (i = 0; i < n; i++)
-		am_report_row_free(c[i]);
-	free(c);
-	am_buf_release(&why);
-}
 
 struct plist {
 	size_t n;
@@ -164,8 +87,8 @@ test_schema_version(void **state)
 	sqlite3_stmt *st;
 
 	(void)state;
-	tmpdb_new(&t);
-	s = open_ok(&t);
+	tmpdb_new(&t, "report");
+	s = store_open_ok(t.spec);
 	assert_int_equal(s->ops->version(s->state), AM_REPORT_SCHEMA_VERSION);
 	am_report_store_close(s);
 	assert_int_equal(db_version(t.path), AM_REPORT_SCHEMA_VERSION);
@@ -181,7 +104,7 @@ test_schema_version(void **state)
 	free(mode);
 
 	/* reopening an up-to-date store changes nothing */
-	s = open_ok(&t);
+	s = store_open_ok(t.spec);
 	am_report_store_close(s);
 	assert_int_equal(db_version(t.path), AM_REPORT_SCHEMA_VERSION);
 
@@ -210,17 +133,17 @@ test_reopen_keeps_rows(void **state)
 	struct tmpdb t;
 
 	(void)state;
-	tmpdb_new(&t);
-	s = open_ok(&t);
-	row_init(&rows[0], T0 + 10, "192.0.2.1", "a.example");
-	row_init(&rows[1], T0 + 20, "192.0.2.1", "a.example");
-	row_init(&rows[2], T0 + DAY + 5, "192.0.2.1", "a.example");
-	row_init(&rows[3], T0 + 30, "2001:db8::1", "b.example");
-	row_init(&rows[4], T0 + 2 * DAY + 1, "192.0.2.9", "b.example");
-	insert(s, rows, 5);
+	tmpdb_new(&t, "report");
+	s = store_open_ok(t.spec);
+	report_row_init(&rows[0], T0 + 10, "192.0.2.1", "a.example");
+	report_row_init(&rows[1], T0 + 20, "192.0.2.1", "a.example");
+	report_row_init(&rows[2], T0 + DAY + 5, "192.0.2.1", "a.example");
+	report_row_init(&rows[3], T0 + 30, "2001:db8::1", "b.example");
+	report_row_init(&rows[4], T0 + 2 * DAY + 1, "192.0.2.9", "b.example");
+	store_insert_ok(s, rows, 5);
 	am_report_store_close(s);
 
-	s = open_ok(&t);
+	s = store_open_ok(t.spec);
 	/* now = during day 2: days 0 and 1 are closed, day 2 is open */
 	periods(s, T0 + 2 * DAY + 100, NULL, &l);
 	assert_int_equal(l.n, 3);
@@ -252,12 +175,12 @@ test_queue_to_sqlite(void **state)
 	int i;
 
 	(void)state;
-	tmpdb_new(&t);
-	s = open_ok(&t);
+	tmpdb_new(&t, "report");
+	s = store_open_ok(t.spec);
 	r = am_reporter_new(&s->sink, s->state, NULL, &why);
 	assert_non_null(r);
 	for (i = 0; i < 1200; i++) {
-		row_init(&row, T0 + i, "192.0.2.1", "q.example");
+		report_row_init(&row, T0 + i, "192.0.2.1", "q.example");
 		assert_int_equal(am_report_submit(r, &row), 0);
 	}
 	am_reporter_flush(r);
@@ -267,7 +190,7 @@ test_queue_to_sqlite(void **state)
 	assert_true(st.batches >= 3);
 	am_reporter_free(r);
 	am_report_store_close(s);
-	s = open_ok(&t);
+	s = store_open_ok(t.spec);
 	periods(s, T0 + DAY, NULL, &l);
 	assert_int_equal(l.n, 1);
 	assert_int_equal(l.count[0], 1200);
@@ -289,19 +212,19 @@ test_reporter_open(void **state)
 	int i;
 
 	(void)state;
-	tmpdb_new(&t);
+	tmpdb_new(&t, "report");
 	assert_null(am_reporter_open("nosuch:/x", NULL, &why));
 	assert_non_null(strstr(am_buf_str(&why), "unknown store"));
 	r = am_reporter_open(t.spec, NULL, &why);
 	if (r == NULL)
 		fail_msg("am_reporter_open: %s", am_buf_str(&why));
 	for (i = 0; i < 10; i++) {
-		row_init(&row, T0 + i, "192.0.2.1", "o.example");
+		report_row_init(&row, T0 + i, "192.0.2.1", "o.example");
 		assert_int_equal(am_report_submit(r, &row), 0);
 	}
 	/* frees the reporter, commits the queue and closes the store */
 	assert_null(am_reporter_free(r));
-	s = open_ok(&t);
+	s = store_open_ok(t.spec);
 	periods(s, T0 + DAY, NULL, &l);
 	assert_int_equal(l.n, 1);
 	assert_int_equal(l.count[0], 10);
@@ -320,9 +243,9 @@ test_lock(void **state)
 	char p[200];
 
 	(void)state;
-	tmpdb_new(&t);
-	a = open_ok(&t);
-	b = open_ok(&t);
+	tmpdb_new(&t, "report");
+	a = store_open_ok(t.spec);
+	b = store_open_ok(t.spec);
 	assert_int_equal(a->ops->lock(a->state, &why), 0);
 	assert_int_equal(b->ops->lock(b->state, &why), 1);
 	am_report_store_close(a);
@@ -371,17 +294,17 @@ test_groups_and_encoding(void **state)
 	const char *pos, *f[4];
 
 	(void)state;
-	tmpdb_new(&t);
-	s = open_ok(&t);
-	row_init(&rows[0], T0 + 1, "192.0.2.1", "g.example");
+	tmpdb_new(&t, "report");
+	s = store_open_ok(t.spec);
+	report_row_init(&rows[0], T0 + 1, "192.0.2.1", "g.example");
 	rows[0].dkim = &d1;
 	rows[0].ndkim = 1;
 	rows[1] = rows[0];
 	rows[1].time = T0 + 2;
 	rows[2] = rows[0];
 	rows[2].dkim = &d2;
-	row_init(&rows[3], T0 + 3, "192.0.2.2", "g.example");
-	insert(s, rows, 4);
+	report_row_init(&rows[3], T0 + 3, "192.0.2.2", "g.example");
+	store_insert_ok(s, rows, 4);
 	memset(&l, 0, sizeof(l));
 	assert_int_equal(s->ops->groups(s->state, "g.example", T0, T0 + DAY - 1,
 	    collect_group, &l, &why), 0);
@@ -416,18 +339,18 @@ test_mark_sent_and_purge(void **state)
 	uint64_t del;
 
 	(void)state;
-	tmpdb_new(&t);
-	s = open_ok(&t);
-	row_init(&rows[0], T0 + 1, "192.0.2.1", "m.example");
-	row_init(&rows[1], T0 + DAY + 1, "192.0.2.1", "m.example");
-	row_init(&rows[2], T0 + 2 * DAY + 1, "192.0.2.1", "m.example");
-	insert(s, rows, 3);
+	tmpdb_new(&t, "report");
+	s = store_open_ok(t.spec);
+	report_row_init(&rows[0], T0 + 1, "192.0.2.1", "m.example");
+	report_row_init(&rows[1], T0 + DAY + 1, "192.0.2.1", "m.example");
+	report_row_init(&rows[2], T0 + 2 * DAY + 1, "192.0.2.1", "m.example");
+	store_insert_ok(s, rows, 3);
 	assert_int_equal(s->ops->mark_sent(s->state, "m.example", T0,
 	    T0 + DAY - 1, "r1", T0 + DAY, &why), 0);
 	assert_int_equal(s->ops->mark_sent(s->state, "m.example", T0,
 	    T0 + DAY - 1, "r1", T0 + DAY, &why), 1);
 	am_report_store_close(s);
-	s = open_ok(&t);
+	s = store_open_ok(t.spec);
 	periods(s, T0 + 3 * DAY, NULL, &l);
 	assert_int_equal(l.n, 2);
 	assert_int_equal(l.begin[0], T0 + DAY);

@@ -23,6 +23,7 @@
 #include "report.h"
 #include "report_store.h"
 #include "report_xml.h"
+#include "report_util.h"
 
 #define DAY 86400
 #define T0 (1700000000 - 1700000000 % DAY)
@@ -95,8 +96,7 @@ test_report_id(void **state)
 /* ---- reports ---- */
 
 struct fixture {
-	char dir[64];
-	char db[128];
+	struct tmpdb t;
 	char xml[128];
 	struct am_report_store *s;
 	unsigned writes;          /* calls of the output sink */
@@ -106,50 +106,28 @@ struct fixture {
 static void
 fx_open(struct fixture *f)
 {
-	struct am_buf why = AM_BUF_INIT(512);
-	char spec[160];
-
 	memset(f, 0, sizeof(*f));
-	strcpy(f->dir, "/tmp/am-test-rxml-XXXXXX");
-	assert_non_null(mkdtemp(f->dir));
-	snprintf(f->db, sizeof(f->db), "%s/r.db", f->dir);
-	snprintf(f->xml, sizeof(f->xml), "%s/report.xml", f->dir);
-	snprintf(spec, sizeof(spec), "sqlite:%s", f->db);
-	f->s = am_report_store_open(spec, &why);
-	if (f->s == NULL)
-		fail_msg("open: %s", am_buf_str(&why));
-	am_buf_release(&why);
+	tmpdb_new(&f->t, "rxml");
+	snprintf(f->xml, sizeof(f->xml), "%s/report.xml", f->t.dir);
+	f->s = store_open_ok(f->t.spec);
 }
 
 static void
 fx_close(struct fixture *f)
 {
-	char p[200];
-
 	am_report_store_close(f->s);
 	unlink(f->xml);
-	snprintf(p, sizeof(p), "%s-wal", f->db);
-	unlink(p);
-	snprintf(p, sizeof(p), "%s-shm", f->db);
-	unlink(p);
-	unlink(f->db);
-	rmdir(f->dir);
+	tmpdb_free(&f->t);
 }
 
 static void
 fx_insert(struct fixture *f, const struct am_report_row *rows, size_t n)
 {
-	struct am_buf why = AM_BUF_INIT(512);
-	struct am_report_row *c;
 	size_t i;
 
-	for (i = 0; i < n; i++) {
-		assert_non_null(c = am_report_row_copy(&rows[i]));
-		if (f->s->ops->insert(f->s->state, &c, 1, &why) != 0)
-			fail_msg("insert: %s", am_buf_str(&why));
-		am_report_row_free(c);
-	}
-	am_buf_release(&why);
+	/* one transaction a row, as a daemon flushing often would */
+	for (i = 0; i < n; i++)
+		store_insert_ok(f->s, &rows[i], 1);
 }
 
 static int
@@ -385,7 +363,7 @@ test_report_hostile_store(void **state)
 	for (i = 0; i < 150; i++)
 		am_buf_printf(&dk, "d%d.example\t%s\t%s\t\n", i, am_buf_str(&name),
 		    i % 2 ? "pass" : "bogus");
-	assert_int_equal(sqlite3_open(f.db, &db), SQLITE_OK);
+	assert_int_equal(sqlite3_open(f.t.path, &db), SQLITE_OK);
 	assert_int_equal(sqlite3_prepare_v2(db, "INSERT INTO report_row (time,"
 	    " source_ip, policy_domain, header_from, envelope_from, p, sp, np,"
 	    " adkim, aspf, testing, fo, discovery, rua, ruf, dmarc,"
