@@ -17,8 +17,8 @@
  * memory never grows with what the server sends. Replies must be
  * three digits and ' ' or '-' (s.4.2), the same code on every line, and
  * nothing may follow a reply before the next command; anything else ends
- * the session. The message is sent with CRLF line ends
- * and dot-stuffing (s.4.5.2). Addresses with a control character,
+ * the session. The message is sent with CRLF line ends (a bare CR or
+ * LF becomes CRLF, s.2.3.8) and dot-stuffing (s.4.5.2). Addresses with a control character,
  * space, '<' or '>' are refused before connecting (they would inject
  * commands). Any 4xx or 5xx, timeout or protocol error gives -1 with
  * why naming the step and the server's reply, made printable and capped.
@@ -429,22 +429,35 @@ out_byte(struct smtp *s, unsigned char c, struct am_buf *why)
 	return 0;
 }
 
-/* The message from msg: CRLF line ends, dot-stuffed, then "." (s.4.5.2). */
+/*
+ * The message from msg: CRLF line ends, dot-stuffed, then "." (s.4.5.2).
+ * A bare LF and a bare CR each end a line (s.2.3.8: CR and LF only go
+ * together), so no bare CR reaches the server and a "." after one is
+ * stuffed like any other at the start of a line.
+ */
 static int
 send_body(struct smtp *s, FILE *msg, struct am_buf *why)
 {
-	int c, bol = 1, prev = 0;
+	int c, bol = 1, cr = 0;
 
 	while ((c = getc(msg)) != EOF) {
+		if (c == '\n' && cr) {     /* the LF of a CRLF, already sent */
+			cr = 0;
+			continue;
+		}
+		cr = c == '\r';
 		if (bol && c == '.' && out_byte(s, '.', why) != 0)
 			return -1;
-		/* a bare LF becomes CRLF; a CRLF stays one */
-		if (c == '\n' && prev != '\r' && out_byte(s, '\r', why) != 0)
-			return -1;
+		if (c == '\r' || c == '\n') {
+			if (out_byte(s, '\r', why) != 0 ||
+			    out_byte(s, '\n', why) != 0)
+				return -1;
+			bol = 1;
+			continue;
+		}
 		if (out_byte(s, (unsigned char)c, why) != 0)
 			return -1;
-		bol = c == '\n';
-		prev = c;
+		bol = 0;
 	}
 	if (ferror(msg)) {
 		am_buf_setf(why, "DATA: reading the message failed");

@@ -68,6 +68,7 @@ struct smtp_case {
 	"line\r\n...two dots\r\nCRLF kept\r\n..\r\nlast line without LF\r\n" \
 	".\r\n"
 
+
 static const struct smtp_case cases[] = {
 	{ "good session, dot-stuffed CRLF body", 0, SCRIPT, { GOOD },
 	  "from@sub.example", "to@rua.example", 0, NULL,
@@ -380,7 +381,7 @@ big_writer(void *arg, FILE *out, struct am_buf *why)
 }
 
 static void
-run_case(const struct smtp_case *c)
+run_case(const struct smtp_case *c, const char *msg)
 {
 	struct am_report_transport t;
 	struct am_buf why = AM_BUF_INIT(1024);
@@ -408,7 +409,8 @@ run_case(const struct smtp_case *c)
 	t.smtp_timeout_ms = 500;
 	t.helo = "sub.example";
 	rc = am_report_deliver(&t, c->from, c->rcpt,
-	    c->mode == SLOW_BODY ? big_writer : writer, MSG, &why);
+	    c->mode == SLOW_BODY ? big_writer : writer,
+	    (void *)(uintptr_t)msg, &why);
 	if (threaded)
 		pthread_join(th, NULL);
 	if (f.lfd >= 0)
@@ -435,7 +437,38 @@ test_smtp_cases(void **state)
 
 	(void)state;
 	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
-		run_case(&cases[i]);
+		run_case(&cases[i], MSG);
+}
+
+/*
+ * What the writer produces against what the server reads between DATA
+ * and the final ".": line ends, dot-stuffing (RFC 5321 s.2.3.8, s.4.5.2).
+ */
+struct body_case {
+	const char *name, *msg, *wire;
+};
+
+static const struct body_case body_cases[] = {
+	/* a bare CR ends a line like a bare LF, so a "." after one is
+	   stuffed too: a server that reads a bare CR as a line end must
+	   never see "<CR>.<CR><LF>" */
+	{ "bare CR becomes CRLF, a dot after it stuffed",
+	  "S: a\rb\n\r.\r\nc\r\r\nend\r",
+	  "DATA\r\nS: a\r\nb\r\n\r\n..\r\nc\r\n\r\nend\r\n.\r\n" },
+};
+
+static void
+test_body_cases(void **state)
+{
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(body_cases) / sizeof(body_cases[0]); i++) {
+		const struct body_case *b = &body_cases[i];
+		struct smtp_case c = { b->name, 0, SCRIPT, { GOOD },
+		    "from@sub.example", "to@rua.example", 0, NULL, b->wire };
+		run_case(&c, b->msg);
+	}
 }
 
 struct hp_case {
@@ -517,6 +550,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_hostport),
 		cmocka_unit_test(test_smtp_cases),
+		cmocka_unit_test(test_body_cases),
 		cmocka_unit_test(test_writer_fails),
 	};
 
