@@ -448,6 +448,20 @@ struct body_case {
 	const char *name, *msg, *wire;
 };
 
+/*
+ * The client sends the message in 8192-byte blocks: 127 lines of 64
+ * bytes on the wire (62 + CRLF) put the next line's first byte at 8128,
+ * and one more line of 61, 62 or 63 bytes puts the stuffed dot of the
+ * line after it at the last byte of the first block, at the first byte of
+ * the second, or the CRLF before it across the two.
+ */
+#define A61 "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+#define A62 A61 "a"
+#define A63 A61 "aa"
+#define X2(s) s s
+#define X127(s) X2(X2(X2(X2(X2(X2(s)))))) X2(X2(X2(X2(X2(s))))) \
+	X2(X2(X2(X2(s)))) X2(X2(X2(s))) X2(X2(s)) X2(s) s
+
 static const struct body_case body_cases[] = {
 	/* a bare CR ends a line like a bare LF, so a "." after one is
 	   stuffed too: a server that reads a bare CR as a line end must
@@ -455,6 +469,15 @@ static const struct body_case body_cases[] = {
 	{ "bare CR becomes CRLF, a dot after it stuffed",
 	  "S: a\rb\n\r.\r\nc\r\r\nend\r",
 	  "DATA\r\nS: a\r\nb\r\n\r\n..\r\nc\r\n\r\nend\r\n.\r\n" },
+	{ "dot at the last byte of an 8 KB block",
+	  X127(A62 "\n") A61 "\n.x\n.\n",
+	  "DATA\r\n" X127(A62 "\r\n") A61 "\r\n..x\r\n..\r\n.\r\n" },
+	{ "dot at the first byte of an 8 KB block",
+	  X127(A62 "\n") A62 "\n.x\n.",
+	  "DATA\r\n" X127(A62 "\r\n") A62 "\r\n..x\r\n..\r\n.\r\n" },
+	{ "CRLF across an 8 KB block edge, then a dot",
+	  X127(A62 "\r\n") A63 "\r\n.x",
+	  "DATA\r\n" X127(A62 "\r\n") A63 "\r\n..x\r\n.\r\n" },
 };
 
 static void
