@@ -567,6 +567,64 @@ test_writer_fails(void **state)
 	am_buf_release(&why);
 }
 
+/* Half a message, then a failure (a full disk, a broken store). */
+static int
+half_writer(void *arg, FILE *out, struct am_buf *why)
+{
+	(void)arg;
+	fputs("From: r@sub.example\nSubject: half\n\nfirst half\n", out);
+	am_buf_setf(why, "the writer failed half way");
+	return -1;
+}
+
+/*
+ * The sendmail transport: what the command reads on its standard input
+ * (a /bin/sh -c "cat>FILE" stands in for sendmail; the arguments the
+ * transport appends become the shell's positional parameters). A writer
+ * that fails must not hand the command a truncated message: sendmail
+ * would send what it got.
+ */
+static void
+test_sendmail(void **state)
+{
+	struct am_report_transport t;
+	struct am_buf why = AM_BUF_INIT(512), cmd = AM_BUF_INIT(512);
+	char dir[] = "/tmp/am-sendmail-XXXXXX", path[64], got[256];
+	FILE *f;
+	size_t n;
+
+	(void)state;
+	assert_non_null(mkdtemp(dir));
+	snprintf(path, sizeof(path), "%s/in", dir);
+	am_buf_printf(&cmd, "/bin/sh -c cat>%s", path);
+	memset(&t, 0, sizeof(t));
+	t.sendmail = am_buf_str(&cmd);
+	/* the whole message reaches the command */
+	assert_int_equal(am_report_deliver(&t, "a@b.example", "c@d.example",
+	    writer, "Subject: whole\n\nbody\n", &why), 0);
+	assert_non_null(f = fopen(path, "r"));
+	n = fread(got, 1, sizeof(got) - 1, f);
+	got[n] = '\0';
+	fclose(f);
+	assert_string_equal(got, "Subject: whole\n\nbody\n");
+	unlink(path);
+	/* a failing writer: the command never sees any of it */
+	assert_int_equal(am_report_deliver(&t, "a@b.example", "c@d.example",
+	    half_writer, NULL, &why), -1);
+	if ((f = fopen(path, "r")) != NULL) {
+		n = fread(got, 1, sizeof(got) - 1, f);
+		got[n] = '\0';
+		fclose(f);
+		unlink(path);
+		rmdir(dir);
+		fail_msg("the command read \"%s\" from a failed writer", got);
+	}
+	assert_string_equal(am_buf_str(&why), "the writer failed half way");
+	rmdir(dir);
+	am_buf_release(&cmd);
+	am_buf_release(&why);
+}
+
 int
 main(void)
 {
@@ -575,6 +633,7 @@ main(void)
 		cmocka_unit_test(test_smtp_cases),
 		cmocka_unit_test(test_body_cases),
 		cmocka_unit_test(test_writer_fails),
+		cmocka_unit_test(test_sendmail),
 	};
 
 	signal(SIGPIPE, SIG_IGN);
