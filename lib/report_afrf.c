@@ -163,20 +163,28 @@ static void
 feedback_part(const struct am_report_afrf *a, FILE *out)
 {
 	const struct am_report_failure_entry *e = a->e;
+	const char *ia = only(e->identity_alignment, "dkimspfnoe, ", "none");
 	char date[64];
 
 	date822(e->time, date, sizeof(date));
 	fputs("Feedback-Type: auth-failure\n", out);
 	fputs("User-Agent: ", out);
 	put_line(out, a->user_agent);
-	fputs("\nVersion: 1\nAuth-Failure: dmarc\n", out);
+	/*
+	 * "dmarc" is for a mechanism that failed to authenticate an aligned
+	 * identity (RFC 9991 s.4 item 3). With none (every mechanism passed
+	 * aligned) only fo=d can have asked, for a DKIM failure report
+	 * (RFC 9989 s.4.7): a signature failed (SPF passed aligned).
+	 */
+	fprintf(out, "\nVersion: 1\nAuth-Failure: %s\n",
+	    strcmp(ia, "none") == 0 ? "signature" : "dmarc");
 	if (e->authres != NULL && *e->authres != '\0') {
 		fputs("Authentication-Results: ", out);
 		put_folded(out, e->authres);
 		fputc('\n', out);
 	}
 	fputs("Identity-Alignment: ", out);
-	put_line(out, only(e->identity_alignment, "dkimspfnoe, ", "none"));
+	put_line(out, ia);
 	fputs("\nDelivery-Result: ", out);
 	put_line(out, only(e->delivery_result, "abcdefghijklmnopqrstuvwxyz",
 	    "other"));

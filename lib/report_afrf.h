@@ -9,7 +9,9 @@
  *                           1. text/plain, a note for people,
  *                           2. message/feedback-report: Feedback-Type:
  *                              auth-failure, User-Agent, Version: 1,
- *                              Auth-Failure: dmarc (RFC 9991 s.4 item 3),
+ *                              Auth-Failure: dmarc (RFC 9991 s.4 item 3;
+ *                              "signature" when Identity-Alignment is
+ *                              none: a DKIM report fo=d asked for),
  *                              Authentication-Results (ours),
  *                              Identity-Alignment (s.4, required),
  *                              Delivery-Result, DKIM-Domain/-Identity/

@@ -239,6 +239,38 @@ test_afrf_optional_fields(void **state)
 	free(m);
 }
 
+/*
+ * Auth-Failure: "dmarc" (RFC 9991 s.4 item 3) when some mechanism failed
+ * to authenticate an aligned identity; a report that fo=d asked for while
+ * every mechanism passed aligned (Identity-Alignment: none) is a DKIM
+ * failure report (RFC 9989 s.4.7 "d", RFC 6591 s.3.1 "signature").
+ */
+static void
+test_afrf_auth_failure(void **state)
+{
+	static const struct { const char *identity, *want; } c[] = {
+		{ "dkim, spf", "Auth-Failure: dmarc\n" },
+		{ "dkim", "Auth-Failure: dmarc\n" },
+		{ "spf", "Auth-Failure: dmarc\n" },
+		{ "none", "Auth-Failure: signature\n" },
+	};
+	struct am_report_failure_entry e;
+	char fb[4096], *m;
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(c) / sizeof(c[0]); i++) {
+		entry_init(&e, "Subject: x\r\n");
+		e.identity_alignment = c[i].identity;
+		m = afrf(&e, NULL);
+		part(m, "Content-Type: message/feedback-report", fb, sizeof(fb));
+		if (strstr(fb, c[i].want) == NULL)
+			fail_msg("Identity-Alignment %s: want \"%s\" in\n%s",
+			    c[i].identity, c[i].want, fb);
+		free(m);
+	}
+}
+
 /* Hostile input: nothing of it may end a field, a part or the message. */
 static void
 test_afrf_hostile(void **state)
@@ -854,6 +886,7 @@ main(void)
 		cmocka_unit_test(test_fo),
 		cmocka_unit_test(test_afrf_fields),
 		cmocka_unit_test(test_afrf_optional_fields),
+		cmocka_unit_test(test_afrf_auth_failure),
 		cmocka_unit_test(test_afrf_hostile),
 		cmocka_unit_test(test_afrf_refuses_boundary),
 		cmocka_unit_test(test_afrf_long_values),
