@@ -192,9 +192,13 @@ feedback_part(const struct am_report_afrf *a, FILE *out)
 	if (e->dkim_domain != NULL && *e->dkim_domain != '\0') {
 		fputs("DKIM-Domain: ", out);
 		put_line(out, only(e->dkim_domain, DOMAIN_CHARS, "invalid"));
+		/* no i= known: the default, "@" d= (RFC 6376 s.3.5) */
 		fputs("\nDKIM-Identity: ", out);
-		put_line(out, e->dkim_identity != NULL && *e->dkim_identity !=
-		    '\0' ? e->dkim_identity : "@");
+		if (e->dkim_identity != NULL && *e->dkim_identity != '\0')
+			put_line(out, e->dkim_identity);
+		else
+			fprintf(out, "@%s", only(e->dkim_domain, DOMAIN_CHARS,
+			    "invalid"));
 		fputs("\nDKIM-Selector: ", out);
 		put_line(out, only(e->dkim_selector, DOMAIN_CHARS, "invalid"));
 		fputc('\n', out);

@@ -237,6 +237,14 @@ test_afrf_optional_fields(void **state)
 	assert_non_null(strstr(fb, "Original-Mail-From: <>\n"));
 	assert_non_null(strstr(fb, "Identity-Alignment: none\n"));
 	free(m);
+	/* no i= known: the default AUID, "@" d= (RFC 6376 s.3.5; RFC 6591
+	   dkim-identity needs the domain) */
+	entry_init(&e, "Subject: x\r\n");
+	e.dkim_identity = "";
+	m = afrf(&e, NULL);
+	part(m, "Content-Type: message/feedback-report", fb, sizeof(fb));
+	assert_non_null(strstr(fb, "DKIM-Identity: @fail.auth.test\n"));
+	free(m);
 }
 
 /*
