@@ -18,7 +18,8 @@
  * three digits and ' ' or '-' (s.4.2), the same code on every line, and
  * nothing may follow a reply before the next command; anything else ends
  * the session. The message is sent with CRLF line ends (a bare CR or
- * LF becomes CRLF, s.2.3.8) and dot-stuffing (s.4.5.2). Addresses with a control character,
+ * LF becomes CRLF, s.2.3.8) and dot-stuffing (s.4.5.2); a message with
+ * a line over 998 octets (s.4.5.3.1.6) is refused before connecting. Addresses with a control character,
  * space, '<' or '>' are refused before connecting (they would inject
  * commands). Any 4xx or 5xx, timeout or protocol error gives -1 with
  * why naming the step and the server's reply, made printable and capped.
@@ -49,6 +50,7 @@
 #define AM_SMTP_REPLY_LINES 100
 #define AM_SMTP_WHY_TEXT    200    /* reply text kept in why */
 #define AM_SMTP_SESSION_STEPS 10   /* the whole session: 10 timeouts */
+#define AM_SMTP_TEXT_LINE_MAX 998  /* s.4.5.3.1.6, without the CRLF */
 
 struct smtp {
 	int fd;
@@ -475,6 +477,43 @@ send_body(struct smtp *s, FILE *msg, struct am_buf *why)
 	return 0;
 }
 
+/*
+ * Every line of msg, from its current position, within s.4.5.3.1.6's
+ * 1000 octets with the CRLF (line ends as send_body() makes them; the
+ * stuffing dot does not count). Checked before connecting, so that no
+ * session carries half a message the server would have to cut or
+ * refuse. msg is put back where it was; 0, or -1 with why.
+ */
+static int
+lines_fit(FILE *msg, struct am_buf *why)
+{
+	long start = ftell(msg);
+	size_t len = 0;
+	int c;
+
+	if (start < 0) {
+		am_buf_setf(why, "DATA: the message cannot be read twice");
+		return -1;
+	}
+	while ((c = getc(msg)) != EOF) {
+		if (c == '\r' || c == '\n')
+			len = 0;
+		else if (++len > AM_SMTP_TEXT_LINE_MAX)
+			break;
+	}
+	if (ferror(msg) || fseek(msg, start, SEEK_SET) != 0) {
+		am_buf_setf(why, "DATA: reading the message failed");
+		return -1;
+	}
+	if (len > AM_SMTP_TEXT_LINE_MAX) {
+		am_buf_setf(why, "SMTP: refused to send: a line of the message "
+		    "is longer than %d octets (RFC 5321 s.4.5.3.1.6)",
+		    AM_SMTP_TEXT_LINE_MAX);
+		return -1;
+	}
+	return 0;
+}
+
 /* 1 when addr can go between < and > on a command line. */
 static int
 addr_safe(const char *addr)
@@ -541,6 +580,8 @@ am_report_smtp_send(const struct am_report_transport *t, const char *from,
 		    "EHLO name has a space, control character, '<' or '>'");
 		return -1;
 	}
+	if (lines_fit(msg, why) != 0)
+		return -1;
 	if ((s = calloc(1, sizeof(*s))) == NULL) {
 		am_buf_setf(why, "out of memory");
 		return -1;

@@ -446,6 +446,7 @@ test_smtp_cases(void **state)
  */
 struct body_case {
 	const char *name, *msg, *wire;
+	const char *want_why;     /* NULL: sent; else refused, no session */
 };
 
 /*
@@ -459,6 +460,7 @@ struct body_case {
 #define A62 A61 "a"
 #define A63 A61 "aa"
 #define X2(s) s s
+#define X16(s) X2(X2(X2(X2(s))))
 #define X127(s) X2(X2(X2(X2(X2(X2(s)))))) X2(X2(X2(X2(X2(s))))) \
 	X2(X2(X2(X2(s)))) X2(X2(X2(s))) X2(X2(s)) X2(s) s
 
@@ -468,16 +470,28 @@ static const struct body_case body_cases[] = {
 	   never see "<CR>.<CR><LF>" */
 	{ "bare CR becomes CRLF, a dot after it stuffed",
 	  "S: a\rb\n\r.\r\nc\r\r\nend\r",
-	  "DATA\r\nS: a\r\nb\r\n\r\n..\r\nc\r\n\r\nend\r\n.\r\n" },
+	  "DATA\r\nS: a\r\nb\r\n\r\n..\r\nc\r\n\r\nend\r\n.\r\n", NULL },
 	{ "dot at the last byte of an 8 KB block",
 	  X127(A62 "\n") A61 "\n.x\n.\n",
-	  "DATA\r\n" X127(A62 "\r\n") A61 "\r\n..x\r\n..\r\n.\r\n" },
+	  "DATA\r\n" X127(A62 "\r\n") A61 "\r\n..x\r\n..\r\n.\r\n", NULL },
 	{ "dot at the first byte of an 8 KB block",
 	  X127(A62 "\n") A62 "\n.x\n.",
-	  "DATA\r\n" X127(A62 "\r\n") A62 "\r\n..x\r\n..\r\n.\r\n" },
+	  "DATA\r\n" X127(A62 "\r\n") A62 "\r\n..x\r\n..\r\n.\r\n", NULL },
 	{ "CRLF across an 8 KB block edge, then a dot",
 	  X127(A62 "\r\n") A63 "\r\n.x",
-	  "DATA\r\n" X127(A62 "\r\n") A63 "\r\n..x\r\n.\r\n" },
+	  "DATA\r\n" X127(A62 "\r\n") A63 "\r\n..x\r\n.\r\n", NULL },
+	/* RFC 5321 s.4.5.3.1.6: 1000 octets with the CRLF, the stuffing dot
+	   not counted (A62 x 16 + 6 = 998) */
+	{ "a line of 998 octets, and one dot-stuffed",
+	  X16(A62) "aaaaaa\n." X16(A62) "aaaaa\n",
+	  "DATA\r\n" X16(A62) "aaaaaa\r\n.." X16(A62) "aaaaa\r\n.\r\n",
+	  NULL },
+	{ "a line of 999 octets refused before connecting",
+	  "S: x\n\n" X16(A62) "aaaaaaa\n", NULL,
+	  "a line of the message is longer than 998 octets" },
+	{ "999 octets ended by a bare CR refused too",
+	  X16(A62) "aaaaaaa\rx", NULL,
+	  "a line of the message is longer than 998 octets" },
 };
 
 static void
@@ -488,9 +502,12 @@ test_body_cases(void **state)
 	(void)state;
 	for (i = 0; i < sizeof(body_cases) / sizeof(body_cases[0]); i++) {
 		const struct body_case *b = &body_cases[i];
-		struct smtp_case c = { b->name, 0, SCRIPT, { GOOD },
+		struct smtp_case ok = { b->name, 0, SCRIPT, { GOOD },
 		    "from@sub.example", "to@rua.example", 0, NULL, b->wire };
-		run_case(&c, b->msg);
+		struct smtp_case refused = { b->name, 0, SCRIPT, { NULL },
+		    "from@sub.example", "to@rua.example", -1, b->want_why,
+		    NULL };
+		run_case(b->want_why == NULL ? &ok : &refused, b->msg);
 	}
 }
 
