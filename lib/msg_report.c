@@ -311,7 +311,11 @@ fo_input(const struct am_verdict *v, struct am_report_fo_input *in)
 	    sr == AM_SPF_SOFTFAIL || sr == AM_SPF_PERMERROR);
 }
 
-/* The header block as received, whole fields up to the cap. */
+/*
+ * The header block as received, whole fields up to the cap; a field that
+ * does not fit is left out and the ones after it still go in, so one
+ * huge field cannot blank the report.
+ */
 static void
 header_block(const struct am_msg *m, struct am_buf *out)
 {
@@ -321,7 +325,7 @@ header_block(const struct am_msg *m, struct am_buf *out)
 	for (i = 0; i < m->hdrs.n; i++) {
 		f = &m->hdrs.v[i];
 		if (out->len + f->namelen + 1 + f->vlen + 2 > AM_REPORT_HEADERS_MAX)
-			break;
+			continue;
 		am_buf_add(out, f->name, f->namelen);
 		am_buf_addc(out, ':');
 		am_buf_add(out, f->value, f->vlen);

@@ -811,9 +811,10 @@ static const struct ecase ecases[] = {
 	  NULL, 0, NULL, NULL },
 };
 
-/* Run case c through an engine with a capturing reporter. */
+/* Run case c through an engine with a capturing reporter; pad > 0: an
+ * X-Pad field of pad bytes comes first. */
 static int
-run_ecase(struct am_dns *dns, const struct ecase *c)
+run_ecase(struct am_dns *dns, const struct ecase *c, size_t pad)
 {
 	struct am_buf why = AM_BUF_INIT(512), v = AM_BUF_INIT(1024);
 	struct captured k;
@@ -841,6 +842,15 @@ run_ecase(struct am_dns *dns, const struct ecase *c)
 	assert_non_null(rep = am_reporter_new(&capture_sink, &k, NULL, &why));
 	am_engine_set_reporter(e, rep);
 	assert_non_null(m = am_msg_new(e, &env));
+	if (pad > 0) {
+		char *big = malloc(pad + 1);
+		assert_non_null(big);
+		memset(big, 'x', pad);
+		big[0] = ' ';
+		big[pad] = '\0';
+		am_msg_header(m, "X-Pad", big, pad);
+		free(big);
+	}
 	if (c->sig_selector != NULL) {
 		am_buf_printf(&v, " v=1; a=rsa-sha256; d=%s; s=%s; h=from;"
 		    " bh=AAAA; b=BBBB", c->domain, c->sig_selector);
@@ -891,7 +901,13 @@ test_engine(void **state)
 	if (dns == NULL)
 		fail_msg("zone: %s", am_buf_str(&why));
 	for (i = 0; i < sizeof(ecases) / sizeof(ecases[0]); i++)
-		failed += !run_ecase(dns, &ecases[i]);
+		failed += !run_ecase(dns, &ecases[i], 0);
+	/*
+	 * A field that alone would pass the cap (AM_REPORT_HEADERS_MAX) is
+	 * left out, not the rest after it: a sender must not blank the
+	 * report by putting one huge field first.
+	 */
+	failed += !run_ecase(dns, &ecases[0], AM_REPORT_HEADERS_MAX);
 	assert_int_equal(failed, 0);
 	am_dns_free(dns);
 	am_buf_release(&why);
