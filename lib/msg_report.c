@@ -36,6 +36,7 @@ struct row_space {
 	struct am_buf headers;
 	char identity[16];
 	const struct am_dkim_sig *fail_sig; /* first failing aligned d= */
+	const struct am_dkim_sig *any_fail; /* first failing signature */
 	struct am_report_dkim *dkim;
 	struct am_report_override_reason reasons[2];
 	const char *rua[AM_REPORT_URI_COUNT], *ruf[AM_REPORT_URI_COUNT];
@@ -206,10 +207,12 @@ fill_dkim(const struct am_verdict *v, struct row_space *s)
 		k->human = g->reason[0] != '\0' ? g->reason : NULL;
 		k->aligned = strcasecmp(g->domain, d->from_domain) == 0 ||
 		    (d->dkim_aligned && strcasecmp(g->domain, d->dkim_domain) == 0);
-		if (s->fail_sig == NULL && (g->result == AM_DKIM_FAIL ||
-		    g->result == AM_DKIM_PERMERROR) &&
-		    relaxed_aligned(d, g->domain))
-			s->fail_sig = g;
+		if (g->result == AM_DKIM_FAIL || g->result == AM_DKIM_PERMERROR) {
+			if (s->any_fail == NULL)
+				s->any_fail = g;
+			if (s->fail_sig == NULL && relaxed_aligned(d, g->domain))
+				s->fail_sig = g;
+		}
 		s->row.ndkim++;
 	}
 	s->row.dkim = s->dkim;
@@ -308,7 +311,11 @@ fo_input(const struct am_verdict *v, struct am_report_fo_input *in)
 	    sr == AM_SPF_SOFTFAIL || sr == AM_SPF_PERMERROR);
 }
 
-/* The header block as received, whole fields up to the cap. */
+/*
+ * The header block as received, whole fields up to the cap; a field that
+ * does not fit is left out and the ones after it still go in, so one
+ * huge field cannot blank the report.
+ */
 static void
 header_block(const struct am_msg *m, struct am_buf *out)
 {
@@ -318,7 +325,7 @@ header_block(const struct am_msg *m, struct am_buf *out)
 	for (i = 0; i < m->hdrs.n; i++) {
 		f = &m->hdrs.v[i];
 		if (out->len + f->namelen + 1 + f->vlen + 2 > AM_REPORT_HEADERS_MAX)
-			break;
+			continue;
 		am_buf_add(out, f->name, f->namelen);
 		am_buf_addc(out, ':');
 		am_buf_add(out, f->value, f->vlen);
@@ -354,6 +361,10 @@ fill_failure(const struct am_msg *m, struct row_space *s)
 	f->identity_alignment = s->identity[0] != '\0' ? s->identity : "none";
 	f->mail_from = v->mail_from;
 	f->delivery_result = delivery_result(v->action);
+	/* every mechanism passed aligned: fo=d asked, for the signature
+	   that failed, aligned or not (a DKIM report: report_afrf.c) */
+	if (s->fail_sig == NULL && s->identity[0] == '\0')
+		s->fail_sig = s->any_fail;
 	if (s->fail_sig != NULL) {
 		f->dkim_domain = s->fail_sig->domain;
 		f->dkim_selector = s->fail_sig->selector;

@@ -85,6 +85,38 @@ only(const char *s, const char *chars, const char *alt)
 #define DOMAIN_CHARS "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ" \
 	"0123456789-._"
 #define IP_CHARS "0123456789abcdefABCDEF:."
+#define ATEXT_CHARS "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ" \
+	"0123456789!#$%&'*+-/=?^_`{|}~"
+
+/*
+ * addr can stand inside "<...>" as an RFC 5321 reverse-path: a dot-atom
+ * or a quoted-string local part (printable ASCII, quoted-pairs) "@" a
+ * host name. Anything else is left out rather than written invalid.
+ */
+static int
+mailbox_ok(const char *addr)
+{
+	const char *at = strrchr(addr, '@'), *p;
+
+	if (at == NULL || at == addr || strlen(addr) > 512 ||
+	    only(at + 1, DOMAIN_CHARS, NULL) == NULL)
+		return 0;
+	if (*addr != '"') {
+		for (p = addr; p < at; p++)
+			if (strchr(ATEXT_CHARS ".", *p) == NULL)
+				return 0;
+		return 1;
+	}
+	for (p = addr + 1; p < at - 1; p++) {
+		if (*p == '\\' && p + 1 < at - 1)
+			p++;
+		else if (*p == '"' || *p == '\\')
+			return 0;
+		if (*p < 0x20 || *p > 0x7e)
+			return 0;
+	}
+	return p == at - 1 && *p == '"';
+}
 
 static void
 date822(int64_t t, char *out, size_t size)
@@ -163,20 +195,28 @@ static void
 feedback_part(const struct am_report_afrf *a, FILE *out)
 {
 	const struct am_report_failure_entry *e = a->e;
+	const char *ia = only(e->identity_alignment, "dkimspfnoe, ", "none");
 	char date[64];
 
 	date822(e->time, date, sizeof(date));
 	fputs("Feedback-Type: auth-failure\n", out);
 	fputs("User-Agent: ", out);
 	put_line(out, a->user_agent);
-	fputs("\nVersion: 1\nAuth-Failure: dmarc\n", out);
+	/*
+	 * "dmarc" is for a mechanism that failed to authenticate an aligned
+	 * identity (RFC 9991 s.4 item 3). With none (every mechanism passed
+	 * aligned) only fo=d can have asked, for a DKIM failure report
+	 * (RFC 9989 s.4.7): a signature failed (SPF passed aligned).
+	 */
+	fprintf(out, "\nVersion: 1\nAuth-Failure: %s\n",
+	    strcmp(ia, "none") == 0 ? "signature" : "dmarc");
 	if (e->authres != NULL && *e->authres != '\0') {
 		fputs("Authentication-Results: ", out);
 		put_folded(out, e->authres);
 		fputc('\n', out);
 	}
 	fputs("Identity-Alignment: ", out);
-	put_line(out, only(e->identity_alignment, "dkimspfnoe, ", "none"));
+	put_line(out, ia);
 	fputs("\nDelivery-Result: ", out);
 	put_line(out, only(e->delivery_result, "abcdefghijklmnopqrstuvwxyz",
 	    "other"));
@@ -184,9 +224,13 @@ feedback_part(const struct am_report_afrf *a, FILE *out)
 	if (e->dkim_domain != NULL && *e->dkim_domain != '\0') {
 		fputs("DKIM-Domain: ", out);
 		put_line(out, only(e->dkim_domain, DOMAIN_CHARS, "invalid"));
+		/* no i= known: the default, "@" d= (RFC 6376 s.3.5) */
 		fputs("\nDKIM-Identity: ", out);
-		put_line(out, e->dkim_identity != NULL && *e->dkim_identity !=
-		    '\0' ? e->dkim_identity : "@");
+		if (e->dkim_identity != NULL && *e->dkim_identity != '\0')
+			put_line(out, e->dkim_identity);
+		else
+			fprintf(out, "@%s", only(e->dkim_domain, DOMAIN_CHARS,
+			    "invalid"));
 		fputs("\nDKIM-Selector: ", out);
 		put_line(out, only(e->dkim_selector, DOMAIN_CHARS, "invalid"));
 		fputc('\n', out);
@@ -196,13 +240,16 @@ feedback_part(const struct am_report_afrf *a, FILE *out)
 		put_line(out, a->spf_dns);
 		fputc('\n', out);
 	}
-	fputs("Original-Mail-From: <", out);
-	put_line(out, only(e->mail_from, "abcdefghijklmnopqrstuvwxyz"
-	    "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789!#$%&'*+-/=?^_`{|}~.@",
-	    *e->mail_from == '\0' ? "" : "invalid"));
-	fprintf(out, ">\nArrival-Date: %s\nSource-IP: ", date);
-	put_line(out, only(e->source_ip, IP_CHARS, "invalid"));
-	fputs("\nReported-Domain: ", out);
+	/* optional fields (RFC 5965 s.3.2) whose syntax has no room for a
+	   placeholder: left out when the stored value does not fit it */
+	if (e->mail_from == NULL || *e->mail_from == '\0')
+		fputs("Original-Mail-From: <>\n", out);
+	else if (mailbox_ok(e->mail_from))
+		fprintf(out, "Original-Mail-From: <%s>\n", e->mail_from);
+	fprintf(out, "Arrival-Date: %s\n", date);
+	if (only(e->source_ip, IP_CHARS, NULL) != NULL)
+		fprintf(out, "Source-IP: %s\n", e->source_ip);
+	fputs("Reported-Domain: ", out);
 	put_line(out, only(e->header_from, DOMAIN_CHARS, "invalid"));
 	fputc('\n', out);
 }

@@ -9,7 +9,9 @@
  *                           1. text/plain, a note for people,
  *                           2. message/feedback-report: Feedback-Type:
  *                              auth-failure, User-Agent, Version: 1,
- *                              Auth-Failure: dmarc (RFC 9991 s.4 item 3),
+ *                              Auth-Failure: dmarc (RFC 9991 s.4 item 3;
+ *                              "signature" when Identity-Alignment is
+ *                              none: a DKIM report fo=d asked for),
  *                              Authentication-Results (ours),
  *                              Identity-Alignment (s.4, required),
  *                              Delivery-Result, DKIM-Domain/-Identity/
@@ -23,8 +25,10 @@
  * Every value comes from a message a stranger sent, so nothing reaches
  * the output unchecked: single-line fields keep printable ASCII only
  * (anything else becomes '?'), the folded ones keep their folding and
- * get a blank after every line break, domains and IPs that are not made
- * of their own characters are replaced, and the header block is sent
+ * get a blank after every line break, domains that are not made of
+ * their own characters are replaced ("invalid"), a source IP or envelope
+ * sender that does not fit its syntax leaves its optional field out
+ * (RFC 5965 s.3.2), and the header block is sent
  * quoted-printable (lines of at most 76 characters, 7-bit) whenever it
  * holds 8-bit bytes, control characters or lines over 998 bytes
  * (RFC 5322 s.2.1.1). The MIME boundary holds a token the caller draws at

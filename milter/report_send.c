@@ -30,14 +30,43 @@ split_argv(char *buf, char **argv, int max)
 	return p == NULL ? n : -1;
 }
 
-/* The sendmail transport: run the command, write to its standard input. */
+/* The message into a temporary file, rewound: NULL with why on failure
+ * (the writer's own reason when it failed). */
+static FILE *
+spool(am_report_writer write, void *arg, struct am_buf *why)
+{
+	FILE *tmp;
+
+	if ((tmp = tmpfile()) == NULL) {
+		am_buf_setf(why, "temporary file: %s", strerror(errno));
+		return NULL;
+	}
+	if (write(arg, tmp, why) != 0) {
+		fclose(tmp);
+		return NULL;
+	}
+	if (fflush(tmp) != 0 || ferror(tmp) || fseek(tmp, 0, SEEK_SET) != 0) {
+		am_buf_setf(why, "writing the message to a temporary file "
+		    "failed");
+		fclose(tmp);
+		return NULL;
+	}
+	return tmp;
+}
+
+/*
+ * The sendmail transport: the command reads the spooled message on its
+ * standard input. The message is whole before the command starts: a
+ * writer that fails half way must not leave sendmail a truncated message,
+ * which it would send on end of input.
+ */
 static int
 via_sendmail(const char *cmdline, const char *from, const char *rcpt,
     am_report_writer write, void *arg, struct am_buf *why)
 {
 	char *buf, *argv[ARGV_MAX + 5];
-	int fds[2], n, status, rc;
-	FILE *out;
+	int n, status;
+	FILE *msg;
 	pid_t pid;
 
 	if ((buf = strdup(cmdline)) == NULL ||
@@ -51,63 +80,51 @@ via_sendmail(const char *cmdline, const char *from, const char *rcpt,
 	argv[n++] = "--";
 	argv[n++] = (char *)(uintptr_t)rcpt;
 	argv[n] = NULL;
-	if (pipe(fds) != 0 || (pid = fork()) < 0) {
+	if ((msg = spool(write, arg, why)) == NULL) {
+		free(buf);
+		return -1;
+	}
+	/* the child reads from the file's start through its own offset */
+	if (lseek(fileno(msg), 0, SEEK_SET) != 0 || (pid = fork()) < 0) {
 		am_buf_setf(why, "cannot run %s: %s", argv[0], strerror(errno));
+		fclose(msg);
 		free(buf);
 		return -1;
 	}
 	if (pid == 0) {
-		dup2(fds[0], 0);
-		close(fds[0]);
-		close(fds[1]);
+		if (dup2(fileno(msg), 0) < 0)
+			_exit(127);
+		if (fileno(msg) != 0)
+			close(fileno(msg));
 		execv(argv[0], argv);
 		_exit(127);
 	}
-	close(fds[0]);
-	rc = -1;
-	if ((out = fdopen(fds[1], "w")) != NULL) {
-		rc = write(arg, out, why);
-		if (fclose(out) != 0)
-			rc = -1;
-	} else {
-		close(fds[1]);
-	}
 	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
 		;
+	fclose(msg);
 	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
 		am_buf_setf(why, "%s exited with status %d", argv[0],
 		    WIFEXITED(status) ? WEXITSTATUS(status) : -1);
-		rc = -1;
-	} else if (rc != 0) {
-		am_buf_setf(why, "writing to %s failed", argv[0]);
+		free(buf);
+		return -1;
 	}
 	free(buf);
-	return rc;
+	return 0;
 }
 
-/* The SMTP transport: the message into a temporary file, then sent. */
+/* The SMTP transport: the spooled message, so that a failing writer
+ * never opens a session. */
 static int
 via_smtp(const struct am_report_transport *t, const char *from,
     const char *rcpt, am_report_writer write, void *arg, struct am_buf *why)
 {
-	FILE *tmp;
+	FILE *msg;
 	int rc;
 
-	if ((tmp = tmpfile()) == NULL) {
-		am_buf_setf(why, "temporary file: %s", strerror(errno));
+	if ((msg = spool(write, arg, why)) == NULL)
 		return -1;
-	}
-	rc = write(arg, tmp, why);
-	if (rc == 0 && (fflush(tmp) != 0 || ferror(tmp))) {
-		am_buf_setf(why, "writing the message to a temporary file "
-		    "failed");
-		rc = -1;
-	}
-	if (rc == 0) {
-		rewind(tmp);
-		rc = am_report_smtp_send(t, from, rcpt, tmp, why);
-	}
-	fclose(tmp);
+	rc = am_report_smtp_send(t, from, rcpt, msg, why);
+	fclose(msg);
 	return rc;
 }
 

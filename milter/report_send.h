@@ -12,9 +12,10 @@
  *                        that host (report_smtp.c: success is 250 after
  *                        the message's final dot)
  *
- * The message is produced by the caller's writer, so each transport
- * streams it and no report is held in memory whole (SMTP writes it to a
- * temporary file first, so a failing writer never opens a session).
+ * The message is produced by the caller's writer into a temporary file
+ * (no report is held in memory whole) and handed on only when the writer
+ * succeeded: a failing writer never starts sendmail, which would send a
+ * truncated message on end of input, nor opens an SMTP session.
  */
 #ifndef AM_REPORT_SEND_H
 #define AM_REPORT_SEND_H

@@ -17,8 +17,9 @@
  * memory never grows with what the server sends. Replies must be
  * three digits and ' ' or '-' (s.4.2), the same code on every line, and
  * nothing may follow a reply before the next command; anything else ends
- * the session. The message is sent with CRLF line ends
- * and dot-stuffing (s.4.5.2). Addresses with a control character,
+ * the session. The message is sent with CRLF line ends (a bare CR or
+ * LF becomes CRLF, s.2.3.8) and dot-stuffing (s.4.5.2); a message with
+ * a line over 998 octets (s.4.5.3.1.6) is refused before connecting. Addresses with a control character,
  * space, '<' or '>' are refused before connecting (they would inject
  * commands). Any 4xx or 5xx, timeout or protocol error gives -1 with
  * why naming the step and the server's reply, made printable and capped.
@@ -49,6 +50,7 @@
 #define AM_SMTP_REPLY_LINES 100
 #define AM_SMTP_WHY_TEXT    200    /* reply text kept in why */
 #define AM_SMTP_SESSION_STEPS 10   /* the whole session: 10 timeouts */
+#define AM_SMTP_TEXT_LINE_MAX 998  /* s.4.5.3.1.6, without the CRLF */
 
 struct smtp {
 	int fd;
@@ -429,22 +431,35 @@ out_byte(struct smtp *s, unsigned char c, struct am_buf *why)
 	return 0;
 }
 
-/* The message from msg: CRLF line ends, dot-stuffed, then "." (s.4.5.2). */
+/*
+ * The message from msg: CRLF line ends, dot-stuffed, then "." (s.4.5.2).
+ * A bare LF and a bare CR each end a line (s.2.3.8: CR and LF only go
+ * together), so no bare CR reaches the server and a "." after one is
+ * stuffed like any other at the start of a line.
+ */
 static int
 send_body(struct smtp *s, FILE *msg, struct am_buf *why)
 {
-	int c, bol = 1, prev = 0;
+	int c, bol = 1, cr = 0;
 
 	while ((c = getc(msg)) != EOF) {
+		if (c == '\n' && cr) {     /* the LF of a CRLF, already sent */
+			cr = 0;
+			continue;
+		}
+		cr = c == '\r';
 		if (bol && c == '.' && out_byte(s, '.', why) != 0)
 			return -1;
-		/* a bare LF becomes CRLF; a CRLF stays one */
-		if (c == '\n' && prev != '\r' && out_byte(s, '\r', why) != 0)
-			return -1;
+		if (c == '\r' || c == '\n') {
+			if (out_byte(s, '\r', why) != 0 ||
+			    out_byte(s, '\n', why) != 0)
+				return -1;
+			bol = 1;
+			continue;
+		}
 		if (out_byte(s, (unsigned char)c, why) != 0)
 			return -1;
-		bol = c == '\n';
-		prev = c;
+		bol = 0;
 	}
 	if (ferror(msg)) {
 		am_buf_setf(why, "DATA: reading the message failed");
@@ -459,6 +474,43 @@ send_body(struct smtp *s, FILE *msg, struct am_buf *why)
 	if (write_all(s, s->out, s->outlen, "DATA", why) != 0)
 		return -1;
 	s->outlen = 0;
+	return 0;
+}
+
+/*
+ * Every line of msg, from its current position, within s.4.5.3.1.6's
+ * 1000 octets with the CRLF (line ends as send_body() makes them; the
+ * stuffing dot does not count). Checked before connecting, so that no
+ * session carries half a message the server would have to cut or
+ * refuse. msg is put back where it was; 0, or -1 with why.
+ */
+static int
+lines_fit(FILE *msg, struct am_buf *why)
+{
+	long start = ftell(msg);
+	size_t len = 0;
+	int c;
+
+	if (start < 0) {
+		am_buf_setf(why, "DATA: the message cannot be read twice");
+		return -1;
+	}
+	while ((c = getc(msg)) != EOF) {
+		if (c == '\r' || c == '\n')
+			len = 0;
+		else if (++len > AM_SMTP_TEXT_LINE_MAX)
+			break;
+	}
+	if (ferror(msg) || fseek(msg, start, SEEK_SET) != 0) {
+		am_buf_setf(why, "DATA: reading the message failed");
+		return -1;
+	}
+	if (len > AM_SMTP_TEXT_LINE_MAX) {
+		am_buf_setf(why, "SMTP: refused to send: a line of the message "
+		    "is longer than %d octets (RFC 5321 s.4.5.3.1.6)",
+		    AM_SMTP_TEXT_LINE_MAX);
+		return -1;
+	}
 	return 0;
 }
 
@@ -528,6 +580,8 @@ am_report_smtp_send(const struct am_report_transport *t, const char *from,
 		    "EHLO name has a space, control character, '<' or '>'");
 		return -1;
 	}
+	if (lines_fit(msg, why) != 0)
+		return -1;
 	if ((s = calloc(1, sizeof(*s))) == NULL) {
 		am_buf_setf(why, "out of memory");
 		return -1;

@@ -44,6 +44,22 @@ static const struct uri_case uri_cases[] = {
 	  "mailto:a@aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa.com",
 	  NULL, NULL },
 	{ "angle brackets", "mailto:<a@example.com>", NULL, NULL },
+	/* hfields never add recipients or header fields (RFC 6068 s.2) */
+	{ "bcc and cc hfields ignored",
+	  "mailto:a@example.com?bcc=evil@x.example&cc=b@y.example",
+	  "a@example.com", "example.com" },
+	{ "encoded CRLF in an hfield ignored",
+	  "mailto:a@example.com?subject=x%0D%0ABcc:%20evil@x.example",
+	  "a@example.com", "example.com" },
+	{ "encoded CRLF in the address refused",
+	  "mailto:a@example.com%0D%0ABcc:evil@x.example", NULL, NULL },
+	{ "encoded CRLF in the local part refused",
+	  "mailto:a%0D%0ARCPT%20TO:%3Cevil@x.example%3E@example.com", NULL,
+	  NULL },
+	{ "encoded NUL refused", "mailto:a%00b@example.com", NULL, NULL },
+	{ "empty address, to= hfield not used",
+	  "mailto:?to=evil@x.example", NULL, NULL },
+	{ "null path refused", "mailto:<>", NULL, NULL },
 };
 
 static void

@@ -238,6 +238,54 @@ test_afrf_optional_fields(void **state)
 	assert_non_null(strstr(fb, "Original-Mail-From: <>\n"));
 	assert_non_null(strstr(fb, "Identity-Alignment: none\n"));
 	free(m);
+	/* a quoted local part is a valid reverse-path (RFC 5321 s.4.1.2) */
+	entry_init(&e, "Subject: x\r\n");
+	e.mail_from = "\"a b\\\"c\"@fail.auth.test";
+	m = afrf(&e, NULL);
+	part(m, "Content-Type: message/feedback-report", fb, sizeof(fb));
+	assert_non_null(strstr(fb,
+	    "Original-Mail-From: <\"a b\\\"c\"@fail.auth.test>\n"));
+	free(m);
+	/* no i= known: the default AUID, "@" d= (RFC 6376 s.3.5; RFC 6591
+	   dkim-identity needs the domain) */
+	entry_init(&e, "Subject: x\r\n");
+	e.dkim_identity = "";
+	m = afrf(&e, NULL);
+	part(m, "Content-Type: message/feedback-report", fb, sizeof(fb));
+	assert_non_null(strstr(fb, "DKIM-Identity: @fail.auth.test\n"));
+	free(m);
+}
+
+/*
+ * Auth-Failure: "dmarc" (RFC 9991 s.4 item 3) when some mechanism failed
+ * to authenticate an aligned identity; a report that fo=d asked for while
+ * every mechanism passed aligned (Identity-Alignment: none) is a DKIM
+ * failure report (RFC 9989 s.4.7 "d", RFC 6591 s.3.1 "signature").
+ */
+static void
+test_afrf_auth_failure(void **state)
+{
+	static const struct { const char *identity, *want; } c[] = {
+		{ "dkim, spf", "Auth-Failure: dmarc\n" },
+		{ "dkim", "Auth-Failure: dmarc\n" },
+		{ "spf", "Auth-Failure: dmarc\n" },
+		{ "none", "Auth-Failure: signature\n" },
+	};
+	struct am_report_failure_entry e;
+	char fb[4096], *m;
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(c) / sizeof(c[0]); i++) {
+		entry_init(&e, "Subject: x\r\n");
+		e.identity_alignment = c[i].identity;
+		m = afrf(&e, NULL);
+		part(m, "Content-Type: message/feedback-report", fb, sizeof(fb));
+		if (strstr(fb, c[i].want) == NULL)
+			fail_msg("Identity-Alignment %s: want \"%s\" in\n%s",
+			    c[i].identity, c[i].want, fb);
+		free(m);
+	}
 }
 
 /* Hostile input: nothing of it may end a field, a part or the message. */
@@ -275,8 +323,10 @@ test_afrf_hostile(void **state)
 	assert_null(strstr(m, "\n\nspf=fail"));
 	part(m, "Content-Type: message/feedback-report", fb, sizeof(fb));
 	assert_non_null(strstr(fb, "Reported-Domain: invalid\n"));
-	assert_non_null(strstr(fb, "Source-IP: invalid\n"));
-	assert_non_null(strstr(fb, "Original-Mail-From: <invalid>\n"));
+	/* not an IP, not a reverse-path: left out (RFC 5965 srcip and
+	   oldmailfrom have no room for a placeholder) */
+	assert_null(strstr(fb, "Source-IP:"));
+	assert_null(strstr(fb, "Original-Mail-From:"));
 	assert_non_null(strstr(fb, "DKIM-Selector: invalid\n"));
 	assert_non_null(strstr(fb, "Identity-Alignment: none\n"));
 	assert_non_null(strstr(fb, "Delivery-Result: other\n"));
@@ -711,9 +761,10 @@ static const struct ecase ecases[] = {
 	  NULL, 0, NULL, NULL },
 };
 
-/* Run case c through an engine with a capturing reporter. */
+/* Run case c through an engine with a capturing reporter; pad > 0: an
+ * X-Pad field of pad bytes comes first. */
 static int
-run_ecase(struct am_dns *dns, const struct ecase *c)
+run_ecase(struct am_dns *dns, const struct ecase *c, size_t pad)
 {
 	struct am_buf why = AM_BUF_INIT(512), v = AM_BUF_INIT(1024);
 	struct captured k;
@@ -741,6 +792,15 @@ run_ecase(struct am_dns *dns, const struct ecase *c)
 	assert_non_null(rep = am_reporter_new(&capture_sink, &k, NULL, &why));
 	am_engine_set_reporter(e, rep);
 	assert_non_null(m = am_msg_new(e, &env));
+	if (pad > 0) {
+		char *big = malloc(pad + 1);
+		assert_non_null(big);
+		memset(big, 'x', pad);
+		big[0] = ' ';
+		big[pad] = '\0';
+		am_msg_header(m, "X-Pad", big, pad);
+		free(big);
+	}
 	if (c->sig_selector != NULL) {
 		am_buf_printf(&v, " v=1; a=rsa-sha256; d=%s; s=%s; h=from;"
 		    " bh=AAAA; b=BBBB", c->domain, c->sig_selector);
@@ -791,7 +851,13 @@ test_engine(void **state)
 	if (dns == NULL)
 		fail_msg("zone: %s", am_buf_str(&why));
 	for (i = 0; i < sizeof(ecases) / sizeof(ecases[0]); i++)
-		failed += !run_ecase(dns, &ecases[i]);
+		failed += !run_ecase(dns, &ecases[i], 0);
+	/*
+	 * A field that alone would pass the cap (AM_REPORT_HEADERS_MAX) is
+	 * left out, not the rest after it: a sender must not blank the
+	 * report by putting one huge field first.
+	 */
+	failed += !run_ecase(dns, &ecases[0], AM_REPORT_HEADERS_MAX);
 	assert_int_equal(failed, 0);
 	am_dns_free(dns);
 	am_buf_release(&why);
@@ -804,6 +870,7 @@ main(void)
 		cmocka_unit_test(test_fo),
 		cmocka_unit_test(test_afrf_fields),
 		cmocka_unit_test(test_afrf_optional_fields),
+		cmocka_unit_test(test_afrf_auth_failure),
 		cmocka_unit_test(test_afrf_hostile),
 		cmocka_unit_test(test_afrf_refuses_boundary),
 		cmocka_unit_test(test_afrf_long_values),

@@ -68,6 +68,7 @@ struct smtp_case {
 	"line\r\n...two dots\r\nCRLF kept\r\n..\r\nlast line without LF\r\n" \
 	".\r\n"
 
+
 static const struct smtp_case cases[] = {
 	{ "good session, dot-stuffed CRLF body", 0, SCRIPT, { GOOD },
 	  "from@sub.example", "to@rua.example", 0, NULL,
@@ -380,7 +381,7 @@ big_writer(void *arg, FILE *out, struct am_buf *why)
 }
 
 static void
-run_case(const struct smtp_case *c)
+run_case(const struct smtp_case *c, const char *msg)
 {
 	struct am_report_transport t;
 	struct am_buf why = AM_BUF_INIT(1024);
@@ -408,7 +409,8 @@ run_case(const struct smtp_case *c)
 	t.smtp_timeout_ms = 500;
 	t.helo = "sub.example";
 	rc = am_report_deliver(&t, c->from, c->rcpt,
-	    c->mode == SLOW_BODY ? big_writer : writer, MSG, &why);
+	    c->mode == SLOW_BODY ? big_writer : writer,
+	    (void *)(uintptr_t)msg, &why);
 	if (threaded)
 		pthread_join(th, NULL);
 	if (f.lfd >= 0)
@@ -435,7 +437,78 @@ test_smtp_cases(void **state)
 
 	(void)state;
 	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
-		run_case(&cases[i]);
+		run_case(&cases[i], MSG);
+}
+
+/*
+ * What the writer produces against what the server reads between DATA
+ * and the final ".": line ends, dot-stuffing (RFC 5321 s.2.3.8, s.4.5.2).
+ */
+struct body_case {
+	const char *name, *msg, *wire;
+	const char *want_why;     /* NULL: sent; else refused, no session */
+};
+
+/*
+ * The client sends the message in 8192-byte blocks: 127 lines of 64
+ * bytes on the wire (62 + CRLF) put the next line's first byte at 8128,
+ * and one more line of 61, 62 or 63 bytes puts the stuffed dot of the
+ * line after it at the last byte of the first block, at the first byte of
+ * the second, or the CRLF before it across the two.
+ */
+#define A61 "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+#define A62 A61 "a"
+#define A63 A61 "aa"
+#define X2(s) s s
+#define X16(s) X2(X2(X2(X2(s))))
+#define X127(s) X2(X2(X2(X2(X2(X2(s)))))) X2(X2(X2(X2(X2(s))))) \
+	X2(X2(X2(X2(s)))) X2(X2(X2(s))) X2(X2(s)) X2(s) s
+
+static const struct body_case body_cases[] = {
+	/* a bare CR ends a line like a bare LF, so a "." after one is
+	   stuffed too: a server that reads a bare CR as a line end must
+	   never see "<CR>.<CR><LF>" */
+	{ "bare CR becomes CRLF, a dot after it stuffed",
+	  "S: a\rb\n\r.\r\nc\r\r\nend\r",
+	  "DATA\r\nS: a\r\nb\r\n\r\n..\r\nc\r\n\r\nend\r\n.\r\n", NULL },
+	{ "dot at the last byte of an 8 KB block",
+	  X127(A62 "\n") A61 "\n.x\n.\n",
+	  "DATA\r\n" X127(A62 "\r\n") A61 "\r\n..x\r\n..\r\n.\r\n", NULL },
+	{ "dot at the first byte of an 8 KB block",
+	  X127(A62 "\n") A62 "\n.x\n.",
+	  "DATA\r\n" X127(A62 "\r\n") A62 "\r\n..x\r\n..\r\n.\r\n", NULL },
+	{ "CRLF across an 8 KB block edge, then a dot",
+	  X127(A62 "\r\n") A63 "\r\n.x",
+	  "DATA\r\n" X127(A62 "\r\n") A63 "\r\n..x\r\n.\r\n", NULL },
+	/* RFC 5321 s.4.5.3.1.6: 1000 octets with the CRLF, the stuffing dot
+	   not counted (A62 x 16 + 6 = 998) */
+	{ "a line of 998 octets, and one dot-stuffed",
+	  X16(A62) "aaaaaa\n." X16(A62) "aaaaa\n",
+	  "DATA\r\n" X16(A62) "aaaaaa\r\n.." X16(A62) "aaaaa\r\n.\r\n",
+	  NULL },
+	{ "a line of 999 octets refused before connecting",
+	  "S: x\n\n" X16(A62) "aaaaaaa\n", NULL,
+	  "a line of the message is longer than 998 octets" },
+	{ "999 octets ended by a bare CR refused too",
+	  X16(A62) "aaaaaaa\rx", NULL,
+	  "a line of the message is longer than 998 octets" },
+};
+
+static void
+test_body_cases(void **state)
+{
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(body_cases) / sizeof(body_cases[0]); i++) {
+		const struct body_case *b = &body_cases[i];
+		struct smtp_case ok = { b->name, 0, SCRIPT, { GOOD },
+		    "from@sub.example", "to@rua.example", 0, NULL, b->wire };
+		struct smtp_case refused = { b->name, 0, SCRIPT, { NULL },
+		    "from@sub.example", "to@rua.example", -1, b->want_why,
+		    NULL };
+		run_case(b->want_why == NULL ? &ok : &refused, b->msg);
+	}
 }
 
 struct hp_case {
@@ -511,13 +584,73 @@ test_writer_fails(void **state)
 	am_buf_release(&why);
 }
 
+/* Half a message, then a failure (a full disk, a broken store). */
+static int
+half_writer(void *arg, FILE *out, struct am_buf *why)
+{
+	(void)arg;
+	fputs("From: r@sub.example\nSubject: half\n\nfirst half\n", out);
+	am_buf_setf(why, "the writer failed half way");
+	return -1;
+}
+
+/*
+ * The sendmail transport: what the command reads on its standard input
+ * (a /bin/sh -c "cat>FILE" stands in for sendmail; the arguments the
+ * transport appends become the shell's positional parameters). A writer
+ * that fails must not hand the command a truncated message: sendmail
+ * would send what it got.
+ */
+static void
+test_sendmail(void **state)
+{
+	struct am_report_transport t;
+	struct am_buf why = AM_BUF_INIT(512), cmd = AM_BUF_INIT(512);
+	char dir[] = "/tmp/am-sendmail-XXXXXX", path[64], got[256];
+	FILE *f;
+	size_t n;
+
+	(void)state;
+	assert_non_null(mkdtemp(dir));
+	snprintf(path, sizeof(path), "%s/in", dir);
+	am_buf_printf(&cmd, "/bin/sh -c cat>%s", path);
+	memset(&t, 0, sizeof(t));
+	t.sendmail = am_buf_str(&cmd);
+	/* the whole message reaches the command */
+	assert_int_equal(am_report_deliver(&t, "a@b.example", "c@d.example",
+	    writer, "Subject: whole\n\nbody\n", &why), 0);
+	assert_non_null(f = fopen(path, "r"));
+	n = fread(got, 1, sizeof(got) - 1, f);
+	got[n] = '\0';
+	fclose(f);
+	assert_string_equal(got, "Subject: whole\n\nbody\n");
+	unlink(path);
+	/* a failing writer: the command never sees any of it */
+	assert_int_equal(am_report_deliver(&t, "a@b.example", "c@d.example",
+	    half_writer, NULL, &why), -1);
+	if ((f = fopen(path, "r")) != NULL) {
+		n = fread(got, 1, sizeof(got) - 1, f);
+		got[n] = '\0';
+		fclose(f);
+		unlink(path);
+		rmdir(dir);
+		fail_msg("the command read \"%s\" from a failed writer", got);
+	}
+	assert_string_equal(am_buf_str(&why), "the writer failed half way");
+	rmdir(dir);
+	am_buf_release(&cmd);
+	am_buf_release(&why);
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_hostport),
 		cmocka_unit_test(test_smtp_cases),
+		cmocka_unit_test(test_body_cases),
 		cmocka_unit_test(test_writer_fails),
+		cmocka_unit_test(test_sendmail),
 	};
 
 	signal(SIGPIPE, SIG_IGN);
