@@ -251,6 +251,23 @@ class Zone:
                     out |= set(self.mx.get(t, []))
         return out
 
+    def depth(self, name, seen=()):
+        """Round trips of the whole tree at best, every mechanism needed:
+        a record 1, then its a 1, mx 2 (MX, then the hosts' addresses),
+        include/redirect the target's depth, all in parallel."""
+        d = 0
+        for term in self.spf.get(name, []):
+            term = term.lstrip('+-~?')
+            k = re.split('[:=/]', term, 1)[0]
+            if k in ('include', 'redirect') and name not in seen:
+                d = max(d, self.depth(self.target(term.replace('=', ':', 1),
+                                                  name), seen + (name,)))
+            elif k in ('a', 'exists', 'ptr'):
+                d = max(d, 1)
+            elif k == 'mx':
+                d = max(d, 2)
+        return 1 + d
+
     def shape(self, name, seen=()):
         """The tree with names left out: include(a mx), include(ip4) ..."""
         kinds = []
@@ -408,7 +425,8 @@ def slow(d, corpus):
                 deep.append({'label': p['label'], 'setup': p['setup'],
                              'delay_ms': p['delay'], 'rep': p['rep'],
                              'id': m['id'], 'shape': zone.shape(mf),
-                             'levels': len(tree), 'spf': r,
+                             'levels': len(tree), 'depth': zone.depth(mf),
+                             'spf': r,
                              'truth_spf': truth.get(m['id'], {}).get('spf'),
                              'needed_rt': need, 'rt': m['rt'], 'rt_spf': rt_spf,
                              'lat_in_delays': m['lat_ms'] / dl if dl else 0})
@@ -421,16 +439,16 @@ def spf_groups(deep):
     """Cold SPF trees by delay, setup, shape and result."""
     g = {}
     for x in deep:
-        k = (x['delay_ms'], x['setup'], x['shape'], x['spf'], x['needed_rt'],
-             x['levels'])
+        k = (x['delay_ms'], x['setup'], -x['depth'], x['shape'], x['spf'],
+             x['needed_rt'])
         g.setdefault(k, []).append(x)
     out = []
     for k, v in sorted(g.items()):
         rt = [x['rt'] for x in v]
         rs = [x['rt_spf'] for x in v]
         u = [x['lat_in_delays'] for x in v]
-        out.append({'delay_ms': k[0], 'setup': k[1], 'shape': k[2],
-                    'spf': k[3], 'needed_rt': k[4], 'levels': k[5],
+        out.append({'delay_ms': k[0], 'setup': k[1], 'depth': -k[2],
+                    'shape': k[3], 'spf': k[4], 'needed_rt': k[5],
                     'messages': len(v), 'rt_min': min(rt), 'rt_p50': pctl(rt, .5),
                     'rt_max': max(rt), 'rt_spf_p50': pctl(rs, .5),
                     'rt_spf_max': max(rs), 'lat_in_delays_p50': pctl(u, .5),
@@ -457,17 +475,23 @@ def targets(rows, deep):
                         'chain': p['chain'], 'ratio': ratio,
                         'met': ratio <= 0.5})
         am = [x for x in deep if x['setup'] == 'authmilter' and x['delay_ms'] == dl]
-        if am:
-            lv = max(x['levels'] for x in am)
-            dd = [x for x in am if x['levels'] == lv]
-            out.append({'what': 'deepest SPF trees (%d records), cold, in <= 3 '
-                                'round trips (authmilter, c=1)' % lv,
-                        'delay_ms': dl, 'messages': len(dd),
-                        'rt_max': max(x['rt'] for x in dd),
+        # the deepest trees: those needing 3 or more round trips with every
+        # mechanism evaluated (include(include(..)), include(a mx)); each
+        # should take at most 3, or what it needs at best when that is more
+        # (a tree whose MX host must be checked needs 4)
+        g = {}
+        for x in am:
+            if x['depth'] >= 3:
+                g.setdefault((x['shape'], x['spf']), []).append(x)
+        for (shape, spf), dd in sorted(g.items()):
+            need = max(x['needed_rt'] for x in dd)
+            rt = max(x['rt'] for x in dd)
+            out.append({'what': 'SPF %s %s' % (shape, spf), 'depth': dd[0]['depth'],
+                        'delay_ms': dl, 'messages': len(dd), 'rt_max': rt,
                         'rt_spf_max': max(x['rt_spf'] for x in dd),
-                        'needed_rt_max': max(x['needed_rt'] for x in dd),
+                        'needed_rt_max': need,
                         'lat_in_delays_max': max(x['lat_in_delays'] for x in dd),
-                        'met': max(x['rt'] for x in dd) <= 3})
+                        'met': rt <= max(3, need)})
     return out
 
 
@@ -524,35 +548,37 @@ def print_slow(sd):
     if sd['groups']:
         print('\n  SPF trees resolved cold within one message (c=1; every record '
               'of the tree queried by it):')
-        print('  %5s %-19s %-22s %-8s %6s %5s %14s %11s %12s' % (
-            'delay', 'milter', 'MAIL FROM tree', 'spf', 'needed', 'msgs',
-            'msg RT', 'SPF RT', 'lat/delay'))
-        print('  %5s %-19s %-22s %-8s %6s %5s %14s %11s %12s' % (
-            '', '', '', '', '', '', 'min/p50/max', 'p50/max', 'p50/max'))
+        print('  %5s %-19s %-22s %5s %-8s %6s %5s %14s %11s %12s' % (
+            'delay', 'milter', 'MAIL FROM tree', 'depth', 'spf', 'needed',
+            'msgs', 'msg RT', 'SPF RT', 'lat/delay'))
+        print('  %5s %-19s %-22s %5s %-8s %6s %5s %14s %11s %12s' % (
+            '', '', '', '', '', '', '', 'min/p50/max', 'p50/max', 'p50/max'))
         for g in sd['groups']:
-            print('  %5d %-19s %-22s %-8s %6d %5d %14s %11s %12s' % (
-                g['delay_ms'], SETUP_NAMES[g['setup']], g['shape'][:22], g['spf'],
-                g['needed_rt'], g['messages'],
+            print('  %5d %-19s %-22s %5d %-8s %6d %5d %14s %11s %12s' % (
+                g['delay_ms'], SETUP_NAMES[g['setup']], g['shape'][:22],
+                g['depth'], g['spf'], g['needed_rt'], g['messages'],
                 '%d/%d/%d' % (g['rt_min'], g['rt_p50'], g['rt_max']),
                 '%d/%d' % (g['rt_spf_p50'], g['rt_spf_max']),
                 '%.1f/%.1f' % (g['lat_in_delays_p50'], g['lat_in_delays_max'])))
-        print('  (needed: round trips at best for the MAIL FROM tree, every '
-              'lookup of a record started when it\n  arrives, evaluated left '
-              'to right; msg RT: all the message\'s queries; SPF RT: those of '
-              'the tree only)')
+        print('  (depth: round trips of the whole MAIL FROM tree at best; needed: '
+              'those its evaluation must wait\n  for at best, every lookup of '
+              'a record started when it arrives, evaluated left to right; msg '
+              'RT:\n  all the message\'s queries; SPF RT: the tree\'s own, '
+              'speculative ones included; msgs: over all\n  repetitions)')
     if sd['targets']:
-        print('\n  targets (issue 12; reported, not asserted):')
+        print('\n  targets (issue 12; reported, not asserted; the SPF lines: '
+              'authmilter at c=1, trees of depth 3 or more):')
         for t in sd['targets']:
             if 'ratio' in t:
                 print('    %4d ms: %s: %.1f / %.1f ms = %.2f  %s' % (
                     t['delay_ms'], t['what'], t['authmilter'], t['chain'],
                     t['ratio'], 'met' if t['met'] else 'NOT met'))
             else:
-                print('    %4d ms: %s: %d messages, at most %d round trips '
-                      '(the tree\'s own %d; needed at best %d; latency up to '
-                      '%.1f delays)  %s' % (
-                          t['delay_ms'], t['what'], t['messages'], t['rt_max'],
-                          t['rt_spf_max'], t['needed_rt_max'],
+                print('    %4d ms: %s (depth %d, needed %d), cold, %d msgs: '
+                      'RT max %d (the tree\'s own %d), latency <= %.1f delays;'
+                      ' <= max(3, needed): %s' % (
+                          t['delay_ms'], t['what'], t['depth'], t['needed_rt_max'],
+                          t['messages'], t['rt_max'], t['rt_spf_max'],
                           t['lat_in_delays_max'],
                           'met' if t['met'] else 'NOT met'))
 
