@@ -42,3 +42,31 @@ CREATE TABLE report_sent (
 	sent_at BIGINT NOT NULL,
 	PRIMARY KEY (policy_domain, period_begin, period_end)
 );
+
+-- migration 2
+CREATE TABLE failure_report (
+	id BIGSERIAL PRIMARY KEY,
+	time BIGINT NOT NULL,
+	source_ip TEXT NOT NULL,
+	policy_domain TEXT NOT NULL,
+	header_from TEXT NOT NULL,
+	mail_from TEXT NOT NULL,
+	ruf TEXT NOT NULL,
+	fo TEXT,
+	identity_alignment TEXT NOT NULL,
+	delivery_result TEXT NOT NULL,
+	dkim_domain TEXT, dkim_selector TEXT, dkim_identity TEXT,
+	spf_domain TEXT,
+	authres TEXT NOT NULL,
+	headers TEXT NOT NULL,
+	sent_at BIGINT
+);
+CREATE INDEX failure_report_pending ON failure_report (sent_at, id);
+CREATE INDEX failure_report_domain ON failure_report (policy_domain, sent_at);
+CREATE INDEX failure_report_time ON failure_report (time);
+CREATE TABLE failure_rate (
+	destination TEXT NOT NULL,
+	hour BIGINT NOT NULL,
+	count INTEGER NOT NULL,
+	PRIMARY KEY (destination, hour)
+);

@@ -46,3 +46,38 @@ CREATE TABLE report_sent (
 	sent_at INTEGER NOT NULL,
 	PRIMARY KEY (policy_domain, period_begin, period_end)
 );
+
+-- migration 2
+-- failure_report: one row per failure report (RFC 9991) the daemon
+-- recorded (FailureReports yes); the header block only, never a body,
+-- and emptied once the report is settled. sent_at NULL: authmilter-report
+-- has not settled it yet; at most AM_REPORT_FAIL_PENDING (report_store.h)
+-- of those per policy domain are kept, the rest are not inserted.
+-- failure_rate: reports per destination address per hour
+-- (FailureReportRate), shared by every sender of the store.
+CREATE TABLE failure_report (
+	id INTEGER PRIMARY KEY,
+	time INTEGER NOT NULL,
+	source_ip TEXT NOT NULL,
+	policy_domain TEXT NOT NULL,
+	header_from TEXT NOT NULL,
+	mail_from TEXT NOT NULL,        -- '' null reverse-path
+	ruf TEXT NOT NULL,              -- encoded URI list
+	fo TEXT,
+	identity_alignment TEXT NOT NULL,
+	delivery_result TEXT NOT NULL,
+	dkim_domain TEXT, dkim_selector TEXT, dkim_identity TEXT,
+	spf_domain TEXT,
+	authres TEXT NOT NULL,
+	headers TEXT NOT NULL,
+	sent_at INTEGER
+);
+CREATE INDEX failure_report_pending ON failure_report (sent_at, id);
+CREATE INDEX failure_report_domain ON failure_report (policy_domain, sent_at);
+CREATE INDEX failure_report_time ON failure_report (time);
+CREATE TABLE failure_rate (
+	destination TEXT NOT NULL,
+	hour INTEGER NOT NULL,          -- first second of the hour
+	count INTEGER NOT NULL,
+	PRIMARY KEY (destination, hour)
+);

@@ -154,3 +154,15 @@ am_buf_steal(struct am_buf *b)
 	am_buf_init(b, b->cap);
 	return p;
 }
+
+int
+am_buf_hexval(int c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	return -1;
+}

@@ -9,6 +9,10 @@
  *
  * Ownership: the struct is usually embedded in its owner; am_buf_release()
  * frees the data and leaves an empty buffer with the same cap.
+ *
+ * am_buf_hexval() is the one hex digit decoder of the library, for the
+ * escapes decoded into buffers (DKIM i= qp-section, the report store's
+ * %XX list encoding).
  */
 #ifndef AM_BUF_H
 #define AM_BUF_H
@@ -50,5 +54,7 @@ void am_buf_setf(struct am_buf *b, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 /* Take the data out as a malloc'd string (caller frees); the buffer is left empty. */
 char *am_buf_steal(struct am_buf *b);
+/* The value of the hex digit c (0-9, A-F, a-f); -1 for any other byte. */
+int am_buf_hexval(int c);
 
 #endif

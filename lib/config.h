@@ -124,6 +124,11 @@ struct am_config {
 	int report_period;          /* enum am_reportperiod */
 	unsigned report_retention;  /* days */
 	char *report_sendmail;      /* command line, split at white space */
+	char *report_smtp_host;     /* host[:port], [addr][:port]; "" = sendmail */
+	unsigned report_smtp_timeout_ms;  /* per SMTP step */
+	/* failure reports (RFC 9991): off unless failure_reports */
+	int failure_reports;        /* record them (the daemon) */
+	unsigned failure_report_rate; /* sent per destination per hour */
 };
 
 enum am_reportperiod { AM_REPORTPERIOD_DAY, AM_REPORTPERIOD_HOUR };

@@ -208,18 +208,6 @@ tag_h(struct am_dkim_sigparams *sp, const struct am_dkim_tag *t, int arc,
 	return 0;
 }
 
-static int
-hexval(int c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	return -1;
-}
-
 /*
  * The i= domain at `at` (in sp->identity) compared with d= as a domain name
  * (any case, U-labels, a trailing dot: RFC 8616 s.5) and rewritten as
@@ -269,8 +257,8 @@ parse_i(struct am_dkim_sigparams *sp, const struct am_dkim_tag *t,
 		if (strchr(" \t\r\n", t->val[i]))
 			continue;
 		if (t->val[i] == '=' && i + 2 < t->vlen &&
-		    (h1 = hexval(t->val[i + 1])) >= 0 &&
-		    (h2 = hexval(t->val[i + 2])) >= 0) {
+		    (h1 = am_buf_hexval(t->val[i + 1])) >= 0 &&
+		    (h2 = am_buf_hexval(t->val[i + 2])) >= 0) {
 			*o++ = (char)(h1 * 16 + h2);
 			i += 2;
 			continue;

@@ -11,6 +11,14 @@
  * was done: pass under an enforcing policy, else the disposition after the
  * overrides (none, quarantine, reject). DKIM results are the ones the
  * header reports; envelope_to is the first recipient's domain.
+ *
+ * With FailureReports on, a row whose record lists ruf URIs (and is not a
+ * PSD's, psd=y: RFC 9991 s.2) carries a failure report when fo= asks for
+ * one (report_fo.c): the identity alignment (RFC 9991 s.4), the delivery
+ * result, the first failing DKIM signature of an aligned d= (RFC 9991
+ * s.4: DKIM-Domain, -Identity, -Selector), our Authentication-Results
+ * value, and the header block as received -- whole fields, at most
+ * AM_REPORT_HEADERS_MAX bytes, never the body (RFC 9991 s.7: privacy).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -24,6 +32,10 @@
 
 struct row_space {
 	struct am_report_row row;
+	struct am_report_failure fail;
+	struct am_buf headers;
+	char identity[16];
+	const struct am_dkim_sig *fail_sig; /* first failing aligned d= */
 	struct am_report_dkim *dkim;
 	struct am_report_override_reason reasons[2];
 	const char *rua[AM_REPORT_URI_COUNT], *ruf[AM_REPORT_URI_COUNT];
@@ -156,6 +168,24 @@ domain_of(const char *addr)
 	return at != NULL ? at + 1 : "";
 }
 
+/*
+ * d= aligns with the From domain: equal, or (adkim=r) inside the same
+ * Organizational Domain when the evaluation found one.
+ */
+static int
+relaxed_aligned(const struct am_dmarc_response *d, const char *dom)
+{
+	const char *org = d->org_domain;
+	size_t n = strlen(dom), k = strlen(org);
+
+	if (strcasecmp(dom, d->from_domain) == 0)
+		return 1;
+	if (d->rec.adkim == 's' || k == 0 || n < k)
+		return 0;
+	return strcasecmp(dom + n - k, org) == 0 &&
+	    (n == k || dom[n - k - 1] == '.');
+}
+
 /* The DKIM results as the header reports them. */
 static void
 fill_dkim(const struct am_verdict *v, struct row_space *s)
@@ -176,6 +206,10 @@ fill_dkim(const struct am_verdict *v, struct row_space *s)
 		k->human = g->reason[0] != '\0' ? g->reason : NULL;
 		k->aligned = strcasecmp(g->domain, d->from_domain) == 0 ||
 		    (d->dkim_aligned && strcasecmp(g->domain, d->dkim_domain) == 0);
+		if (s->fail_sig == NULL && (g->result == AM_DKIM_FAIL ||
+		    g->result == AM_DKIM_PERMERROR) &&
+		    relaxed_aligned(d, g->domain))
+			s->fail_sig = g;
 		s->row.ndkim++;
 	}
 	s->row.dkim = s->dkim;
@@ -234,6 +268,103 @@ fill(const struct am_verdict *v, struct row_space *s, char *rcpt_dom,
 	return 0;
 }
 
+/* RFC 6591 Delivery-Result of the action taken. */
+static const char *
+delivery_result(enum am_action a)
+{
+	switch (a) {
+	case AM_ACTION_ACCEPT:
+		return "delivered";
+	case AM_ACTION_REJECT:
+		return "reject";
+	case AM_ACTION_QUARANTINE:
+		/* the MTA's hold queue: kept from the recipient */
+		return "policy";
+	case AM_ACTION_TEMPFAIL:
+		break;
+	}
+	return "other";
+}
+
+/* The inputs of the fo= decision (report_fo.c) from the verdict. */
+static void
+fo_input(const struct am_verdict *v, struct am_report_fo_input *in)
+{
+	const struct am_dmarc_response *d = v->dmarc;
+	size_t i, n = v->dkim != NULL ? am_dkim_count(v->dkim) : 0;
+	enum am_spf_result sr = v->spf_mailfrom.result;
+
+	memset(in, 0, sizeof(*in));
+	in->dmarc_temperror = d->result != AM_DMARC_PASS &&
+	    d->result != AM_DMARC_FAIL;
+	in->dkim_aligned_pass = d->dkim_aligned;
+	in->spf_aligned_pass = d->spf_aligned;
+	for (i = 0; i < n; i++) {
+		enum am_dkim_result r = am_dkim_sig(v->dkim, i)->result;
+		if (r == AM_DKIM_FAIL || r == AM_DKIM_PERMERROR)
+			in->dkim_failed = 1;
+	}
+	in->spf_failed = v->spf_mailfrom_done && (sr == AM_SPF_FAIL ||
+	    sr == AM_SPF_SOFTFAIL || sr == AM_SPF_PERMERROR);
+}
+
+/* The header block as received, whole fields up to the cap. */
+static void
+header_block(const struct am_msg *m, struct am_buf *out)
+{
+	const struct am_hdr *f;
+	size_t i;
+
+	for (i = 0; i < m->hdrs.n; i++) {
+		f = &m->hdrs.v[i];
+		if (out->len + f->namelen + 1 + f->vlen + 2 > AM_REPORT_HEADERS_MAX)
+			break;
+		am_buf_add(out, f->name, f->namelen);
+		am_buf_addc(out, ':');
+		am_buf_add(out, f->value, f->vlen);
+		am_buf_adds(out, "\r\n");
+	}
+}
+
+/*
+ * The failure report of the row (RFC 9991), when FailureReports is on,
+ * the record lists ruf URIs and is not a PSD's (s.2: ruf of psd=y records
+ * is not considered), and fo= asks for one.
+ */
+static void
+fill_failure(const struct am_msg *m, struct row_space *s)
+{
+	const struct am_verdict *v = &m->v;
+	const struct am_dmarc_response *d = v->dmarc;
+	struct am_report_failure *f = &s->fail;
+	struct am_report_fo_input in;
+
+	if (!m->e->conf->failure_reports || s->row.nruf == 0 ||
+	    d->rec.psd == 'y')
+		return;
+	fo_input(v, &in);
+	if (!am_report_fo_wants(d->rec.fo, &in))
+		return;
+	/* s.4: the mechanisms that failed to authenticate an aligned
+	   identity, "none" when none did */
+	snprintf(s->identity, sizeof(s->identity), "%s%s%s",
+	    d->dkim_aligned ? "" : "dkim",
+	    !d->dkim_aligned && !d->spf_aligned ? ", " : "",
+	    d->spf_aligned ? "" : "spf");
+	f->identity_alignment = s->identity[0] != '\0' ? s->identity : "none";
+	f->mail_from = v->mail_from;
+	f->delivery_result = delivery_result(v->action);
+	if (s->fail_sig != NULL) {
+		f->dkim_domain = s->fail_sig->domain;
+		f->dkim_selector = s->fail_sig->selector;
+		f->dkim_identity = s->fail_sig->identity;
+	}
+	f->authres = v->authres != NULL ? v->authres : "";
+	header_block(m, &s->headers);
+	f->headers = am_buf_str(&s->headers);
+	s->row.failure = f;
+}
+
 void
 am_msg_write_report(struct am_msg *m)
 {
@@ -245,9 +376,13 @@ am_msg_write_report(struct am_msg *m)
 	memset(&s, 0, sizeof(s));
 	am_buf_init(&s.rua_buf, AM_REPORT_URI_BYTES);
 	am_buf_init(&s.ruf_buf, AM_REPORT_URI_BYTES);
-	if (fill(&m->v, &s, rcpt_dom, sizeof(rcpt_dom)) == 0)
+	am_buf_init(&s.headers, AM_REPORT_HEADERS_MAX);
+	if (fill(&m->v, &s, rcpt_dom, sizeof(rcpt_dom)) == 0) {
+		fill_failure(m, &s);
 		m->v.report_queued = am_report_submit(m->e->reporter, &s.row) == 0;
+	}
 	free(s.dkim);
+	am_buf_release(&s.headers);
 	am_buf_release(&s.rua_buf);
 	am_buf_release(&s.ruf_buf);
 }

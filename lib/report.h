@@ -16,8 +16,15 @@
  *   report_row.c    row copy/free, names of the enum values (the XML words)
  *   report_queue.c  the bounded queue, the writer thread, drop counters
  *   report_open.c   am_reporter_open(): store + reporter in one call
+ *   report_fo.c     am_report_fo_wants(): does fo= ask for a failure
+ *                   report (RFC 9991)
  * and, for authmilter-report: report_store.h (stores), report_xml.h (the
- * XML), report_dest.h (rua URIs, external destination verification).
+ * XML), report_dest.h (rua/ruf URIs, external destination verification),
+ * report_afrf.h (the failure report message, RFC 6591).
+ *
+ * A row may carry a failure report (struct am_report_failure: the header
+ * block and what RFC 9991 s.4 adds); it is stored with the row, in the
+ * same transaction, for authmilter-report to send.
  *
  * The enums below are the value sets of the RFC 9990 Appendix A schema, not
  * the engine's own enums, so the row (and the store) stay stable when the
@@ -41,6 +48,9 @@
 #define AM_REPORT_URI_BYTES     8192  /* ... and their bytes in total */
 #define AM_REPORT_DKIM_MAX      100   /* signatures per row (RFC 9990 s.2.1.2) */
 #define AM_REPORT_REASONS_MAX   8     /* override reasons per row */
+#define AM_REPORT_HEADERS_MAX   65536 /* a failure report's header block */
+#define AM_REPORT_AUTHRES_MAX   8192  /* our Authentication-Results value */
+#define AM_REPORT_ADDRESS_MAX   512   /* MAIL FROM address */
 
 /* p, sp, np as published (DispositionType); UNSET: tag absent. */
 enum am_report_policy {
@@ -104,6 +114,43 @@ enum am_report_spf_scope { AM_REPORT_SCOPE_MFROM, AM_REPORT_SCOPE_HELO };
 /* How the policy record was found (DiscoveryType). */
 enum am_report_discovery { AM_REPORT_DISC_TREEWALK, AM_REPORT_DISC_PSL };
 
+/*
+ * A failure report (RFC 9991) to record with the row: what the AFRF
+ * message (RFC 6591) of authmilter-report needs beyond the row's own
+ * fields (time, source_ip, policy_domain, header_from, ruf, fo,
+ * spf_domain). Only the header block is kept, never the body.
+ */
+struct am_report_failure {
+	const char *mail_from;         /* MAIL FROM address; "" for <> */
+	const char *identity_alignment; /* RFC 9991 s.4: "dkim, spf" or
+	                                  "none" */
+	const char *delivery_result;   /* RFC 6591: delivered, spam, policy,
+	                                  reject, other */
+	/* the first failing DKIM signature of an aligned d=; NULL: none */
+	const char *dkim_domain, *dkim_selector, *dkim_identity;
+	const char *authres;           /* our Authentication-Results value */
+	const char *headers;           /* "Name:value" fields as received,
+	                                  CRLF line ends, whole fields only,
+	                                  at most AM_REPORT_HEADERS_MAX */
+};
+
+/*
+ * Whether fo= (RFC 9989 s.4.7: a ':' list of 0, 1, d, s; absent or
+ * without a known value: "0") asks for a failure report:
+ *   0  no mechanism produced an aligned pass (DMARC fail),
+ *   1  some mechanism did not produce an aligned pass,
+ *   d  some DKIM signature failed evaluation, aligned or not,
+ *   s  SPF failed evaluation, aligned or not.
+ * A DMARC temperror asks for nothing (the result is not known). Pure.
+ */
+struct am_report_fo_input {
+	int dmarc_temperror;           /* the DMARC result was temperror */
+	int dkim_aligned_pass, spf_aligned_pass;
+	int dkim_failed;               /* a signature: fail or permerror */
+	int spf_failed;                /* SPF: fail, softfail or permerror */
+};
+int am_report_fo_wants(const char *fo, const struct am_report_fo_input *in);
+
 struct am_report_override_reason {
 	enum am_report_override type;
 	const char *comment;           /* NULL: none */
@@ -154,6 +201,8 @@ struct am_report_row {
 	enum am_report_spf_scope spf_scope;
 	enum am_report_spf_result spf_result;
 	const char *spf_human;
+	/* a failure report to send to the ruf URIs; NULL: none */
+	const struct am_report_failure *failure;
 };
 
 /*
@@ -166,6 +215,8 @@ struct am_report_row {
  * when a required field (source_ip, policy_domain, header_from) is NULL.
  */
 struct am_report_row *am_report_row_copy(const struct am_report_row *row);
+/* Free the failure report of a copied row (the row stays); returns c. */
+struct am_report_row *am_report_row_strip_failure(struct am_report_row *c);
 /* Free a row made by am_report_row_copy(); returns NULL. NULL is a no-op. */
 struct am_report_row *am_report_row_free(struct am_report_row *row);
 
@@ -212,6 +263,16 @@ struct am_reporter_opts {
 	void (*dropped)(void *arg, uint64_t n);
 	void *dropped_arg;
 	unsigned warn_interval;
+	/* rows carrying a failure report (up to AM_REPORT_HEADERS_MAX
+	 * bytes each) in the queue at once; past it the row is queued
+	 * without its failure report (counted). 0: 100 */
+	size_t fail_max;
+	/*
+	 * Longest am_reporter_free() waits for the store to take the queued
+	 * rows (0: 5000 ms); after it, they are dropped, counted and warned
+	 * about, so a hung store cannot hold up a stop.
+	 */
+	unsigned drain_ms;
 	/* Clock for the warning rate limit; NULL: CLOCK_MONOTONIC seconds. */
 	int64_t (*now)(void *arg);
 	void *now_arg;
@@ -224,6 +285,8 @@ struct am_report_stats {
 	uint64_t dropped_store; /* rows dropped: the store failed */
 	uint64_t dropped_copy;  /* rows dropped: out of memory / bad row */
 	uint64_t batches;       /* insert() calls that succeeded */
+	uint64_t dropped_failure; /* failure reports left off their row:
+	                           fail_max of them were queued already */
 };
 
 struct am_reporter;
@@ -248,7 +311,12 @@ int am_report_submit(struct am_reporter *r, const struct am_report_row *row);
 void am_reporter_flush(struct am_reporter *r);
 /* Counters so far (a consistent snapshot); all 0 for r NULL. */
 void am_reporter_stats(struct am_reporter *r, struct am_report_stats *out);
-/* Flush, stop the writer thread, free r; returns NULL. NULL is a no-op. */
+/*
+ * Drain the queue (at most drain_ms), stop the writer thread, free r;
+ * returns NULL. NULL is a no-op. When the store does not answer within
+ * drain_ms, the queued rows are dropped (counted, one warning) and the
+ * writer thread, stuck in the store, frees r itself if it ever returns.
+ */
 struct am_reporter *am_reporter_free(struct am_reporter *r);
 
 /*

@@ -45,18 +45,19 @@ tag_value(const char *txt, const char *tag, char *out, size_t outsz)
 }
 
 /*
- * s.4 step 9: the destination's rua= may replace addr, only with a URI at
- * the same host. 0: addr kept or replaced; -1: a foreign host is named.
+ * s.4 step 9: the destination's rua= (ruf= for failure reports) may
+ * replace addr, only with a URI at the same host. 0: addr kept or
+ * replaced; -1: a foreign host is named.
  */
 static int
-apply_override(const char *txt, char addr[AM_REPORT_ADDR_MAX],
-    const char *host, struct am_buf *why)
+apply_override(const char *txt, const char *tag,
+    char addr[AM_REPORT_ADDR_MAX], const char *host, struct am_buf *why)
 {
 	char list[1024], a[AM_REPORT_ADDR_MAX], h[AM_DNS_NAME_MAX + 1];
 	char *uri, *save = NULL;
 	int replaced = 0;
 
-	if (tag_value(txt, "rua", list, sizeof(list)) != 0)
+	if (tag_value(txt, tag, list, sizeof(list)) != 0)
 		return 0;
 	for (uri = strtok_r(list, ",", &save); uri != NULL;
 	    uri = strtok_r(NULL, ",", &save)) {
@@ -75,10 +76,10 @@ apply_override(const char *txt, char addr[AM_REPORT_ADDR_MAX],
 	return 0;
 }
 
-enum am_report_dest
-am_report_dest_verify(const struct am_dmarc_conf *conf, struct am_dns *dns,
+static enum am_report_dest
+verify(const struct am_dmarc_conf *conf, struct am_dns *dns,
     const char *policy_domain, char addr[AM_REPORT_ADDR_MAX],
-    const char *host, struct am_buf *why)
+    const char *host, const char *tag, struct am_buf *why)
 {
 	char org_p[AM_DNS_NAME_MAX + 1], org_h[AM_DNS_NAME_MAX + 1];
 	char name[2 * AM_DNS_NAME_MAX + 32];
@@ -115,7 +116,7 @@ am_report_dest_verify(const struct am_dmarc_conf *conf, struct am_dns *dns,
 		    am_dmarc_record_parse(rr->text, rr->textlen, &rec) != 1)
 			continue;
 		ok = 1;
-		if (apply_override(rr->text, addr, host, why) != 0) {
+		if (apply_override(rr->text, tag, addr, host, why) != 0) {
 			am_dns_answer_free(ans);
 			return AM_REPORT_DEST_REFUSED;
 		}
@@ -127,4 +128,21 @@ am_report_dest_verify(const struct am_dmarc_conf *conf, struct am_dns *dns,
 		return AM_REPORT_DEST_REFUSED;
 	}
 	return AM_REPORT_DEST_OK;
+}
+
+enum am_report_dest
+am_report_dest_verify(const struct am_dmarc_conf *conf, struct am_dns *dns,
+    const char *policy_domain, char addr[AM_REPORT_ADDR_MAX],
+    const char *host, struct am_buf *why)
+{
+	return verify(conf, dns, policy_domain, addr, host, "rua", why);
+}
+
+/* RFC 9991 s.5: the same procedure with "ruf" where it says "rua". */
+enum am_report_dest
+am_report_dest_verify_ruf(const struct am_dmarc_conf *conf,
+    struct am_dns *dns, const char *policy_domain,
+    char addr[AM_REPORT_ADDR_MAX], const char *host, struct am_buf *why)
+{
+	return verify(conf, dns, policy_domain, addr, host, "ruf", why);
 }

@@ -70,4 +70,12 @@ enum am_report_dest am_report_dest_verify(const struct am_dmarc_conf *conf,
     struct am_dns *dns, const char *policy_domain,
     char addr[AM_REPORT_ADDR_MAX], const char *host, struct am_buf *why);
 
+/*
+ * The same for a failure report (RFC 9991 s.5): the destination's own
+ * ruf= (not rua=) may replace addr.
+ */
+enum am_report_dest am_report_dest_verify_ruf(const struct am_dmarc_conf *conf,
+    struct am_dns *dns, const char *policy_domain,
+    char addr[AM_REPORT_ADDR_MAX], const char *host, struct am_buf *why);
+
 #endif

@@ -8,8 +8,11 @@
  * compiled in (report_schema_pgsql.c is generated from it) and migrated
  * under a transaction-level advisory lock, so daemons starting together
  * apply each migration once. Statements are prepared per connection; a
- * lost connection is reset before the next operation (the batch that saw
- * it failing is dropped and counted by the queue). Groups are read in
+ * lost connection is reset before the next operation. A session the
+ * server ended while we were idle (a server restart) is found dead only by
+ * the next batch: that batch is tried once more on a new session, as none
+ * of it was committed (a batch whose COMMIT was sent is never tried again:
+ * it may have been committed; it is dropped and counted by the queue). Groups are read in
  * libpq's single-row mode, so a report streams here too. Text columns
  * are UTF-8: invalid bytes are sent as U+FFFD (the XML writer would
  * write them so anyway), so one hostile row cannot fail a batch.
@@ -65,7 +68,34 @@ static const struct {
 	    " NOT EXISTS (SELECT 1 FROM report_sent WHERE policy_domain = $1"
 	    " AND period_begin <= $3 AND $2 <= period_end)"
 	    " ON CONFLICT DO NOTHING", 5 },
+	/* not when the domain has AM_REPORT_FAIL_PENDING unsent already */
+	{ "am_fail_add", "INSERT INTO failure_report (time, source_ip,"
+	    " policy_domain, header_from, mail_from, ruf, fo,"
+	    " identity_alignment, delivery_result, dkim_domain, dkim_selector,"
+	    " dkim_identity, spf_domain, authres, headers) SELECT $1::bigint,"
+	    " $2::text, $3::text, $4::text, $5::text, $6::text, $7::text,"
+	    " $8::text, $9::text, $10::text, $11::text, $12::text, $13::text,"
+	    " $14::text, $15::text WHERE (SELECT count(*) FROM failure_report"
+	    " WHERE policy_domain = $3::text AND sent_at IS NULL) < $16::bigint",
+	    16 },
+	{ "am_fail_ids", "SELECT id FROM failure_report WHERE sent_at IS NULL"
+	    " ORDER BY id LIMIT $1", 1 },
+	{ "am_fail_get", "SELECT id, time, source_ip, policy_domain,"
+	    " header_from, mail_from, ruf, fo, identity_alignment,"
+	    " delivery_result, dkim_domain, dkim_selector, dkim_identity,"
+	    " spf_domain, authres, headers FROM failure_report WHERE id = $1",
+	    1 },
+	/* settled: the header block is not kept any longer */
+	{ "am_fail_done", "UPDATE failure_report SET sent_at = $2, headers = ''"
+	    " WHERE id = $1 AND sent_at IS NULL", 2 },
+	/* one statement: a row comes back only when a slot was taken */
+	{ "am_fail_rate", "INSERT INTO failure_rate (destination, hour, count)"
+	    " VALUES ($1, $2, 1) ON CONFLICT (destination, hour) DO UPDATE"
+	    " SET count = failure_rate.count + 1 WHERE failure_rate.count < $3"
+	    " RETURNING count", 3 },
 };
+
+enum { PG_FAIL_ADD = 5, PG_FAIL_IDS, PG_FAIL_GET, PG_FAIL_DONE, PG_FAIL_RATE };
 
 #define NSTMT (sizeof(stmts) / sizeof(stmts[0]))
 
@@ -75,6 +105,7 @@ struct pg_store {
 	int locked;                /* holds SEND_LOCK */
 	int version;
 	PGresult *published;       /* kept for am_report_published strings */
+	PGresult *failure;         /* kept for fail_get's strings */
 	struct am_buf enc[4], clean[NPARAM];
 };
 
@@ -199,6 +230,9 @@ ready(struct pg_store *s, struct am_buf *why)
 		s->prepared = 0;
 		if (PQstatus(s->conn) != CONNECTION_OK)
 			return pg_fail(s, "connection", NULL, why);
+		/* a new session: the open's settings again */
+		if (pg_exec(s, "SET client_encoding = 'UTF8'", why) != 0)
+			return -1;
 	}
 	for (i = 0; !s->prepared && i < NSTMT; i++) {
 		res = PQprepare(s->conn, stmts[i].name, stmts[i].sql,
@@ -222,6 +256,47 @@ static const char *
 txt(struct pg_store *s, int i, const char *v)
 {
 	return v == NULL ? NULL : am_report_utf8_clean(v, &s->clean[i]);
+}
+
+/*
+ * The failure report of row r (RFC 9991) with the row's identifiers;
+ * ruf is the row's encoded ruf list. The parameter buffers of the row
+ * are reused: every value is taken before any is cleaned again.
+ */
+static int
+insert_failure(struct pg_store *s, const struct am_report_row *r,
+    const char *ruf, struct am_buf *why)
+{
+	const struct am_report_failure *f = r->failure;
+	const char *v[16];
+	char t[32], cap[32];
+	PGresult *res;
+
+	snprintf(t, sizeof(t), "%lld", (long long)r->time);
+	v[0] = t;
+	v[1] = txt(s, 1, r->source_ip);
+	v[2] = txt(s, 2, r->policy_domain);
+	v[3] = txt(s, 3, r->header_from);
+	v[4] = txt(s, 4, f->mail_from != NULL ? f->mail_from : "");
+	v[5] = ruf;                          /* cleaned in clean[15] */
+	v[6] = txt(s, 12, r->fo);
+	v[7] = txt(s, 7, f->identity_alignment != NULL ?
+	    f->identity_alignment : "none");
+	v[8] = txt(s, 8, f->delivery_result != NULL ? f->delivery_result :
+	    "other");
+	v[9] = txt(s, 9, f->dkim_domain);
+	v[10] = txt(s, 10, f->dkim_selector);
+	v[11] = txt(s, 11, f->dkim_identity);
+	v[12] = txt(s, 22, r->spf_domain);
+	v[13] = txt(s, 13, f->authres != NULL ? f->authres : "");
+	v[14] = txt(s, 14, f->headers != NULL ? f->headers : "");
+	snprintf(cap, sizeof(cap), "%d", AM_REPORT_FAIL_PENDING);
+	v[15] = cap;
+	res = run(s, PG_FAIL_ADD, 16, v);
+	if (PQresultStatus(res) != PGRES_COMMAND_OK)
+		return pg_fail(s, "insert failure report", res, why);
+	PQclear(res);
+	return 0;
 }
 
 static int
@@ -278,7 +353,31 @@ insert_one(struct pg_store *s, const struct am_report_row *r,
 	if (PQresultStatus(res) != PGRES_COMMAND_OK)
 		return pg_fail(s, "insert", res, why);
 	PQclear(res);
+	if (r->failure != NULL && r->nruf > 0)
+		return insert_failure(s, r, v[15], why);
 	return 0;
+}
+
+/* One batch in one transaction; *committing once COMMIT was sent. */
+static int
+insert_batch(struct pg_store *s, struct am_report_row *const *rows, size_t n,
+    int *committing, struct am_buf *why)
+{
+	size_t i;
+
+	*committing = 0;
+	if (ready(s, why) != 0 || pg_exec(s, "BEGIN", why) != 0)
+		return -1;
+	for (i = 0; i < n; i++)
+		if (insert_one(s, rows[i], why) != 0)
+			goto err;
+	*committing = 1;
+	if (pg_exec(s, "COMMIT", why) != 0)
+		goto err;
+	return 0;
+err:
+	pg_rollback(s);
+	return -1;
 }
 
 static int
@@ -286,19 +385,15 @@ pg_insert(void *state, struct am_report_row *const *rows, size_t n,
     struct am_buf *why)
 {
 	struct pg_store *s = state;
-	size_t i;
+	int was_ok = PQstatus(s->conn) == CONNECTION_OK, committing;
 
-	if (ready(s, why) != 0 || pg_exec(s, "BEGIN", why) != 0)
+	if (insert_batch(s, rows, n, &committing, why) == 0)
+		return 0;
+	/* a session that died while idle (not one we just reset) */
+	if (!was_ok || committing || PQstatus(s->conn) == CONNECTION_OK)
 		return -1;
-	for (i = 0; i < n; i++)
-		if (insert_one(s, rows[i], why) != 0)
-			goto err;
-	if (pg_exec(s, "COMMIT", why) != 0)
-		goto err;
-	return 0;
-err:
-	pg_rollback(s);
-	return -1;
+	am_buf_reset(why);
+	return insert_batch(s, rows, n, &committing, why);
 }
 
 static int
@@ -485,6 +580,17 @@ pg_purge(void *state, int64_t before, uint64_t *deleted, struct am_buf *why)
 	if (PQresultStatus(res) != PGRES_COMMAND_OK)
 		goto err;
 	PQclear(res);
+	res = PQexecParams(s->conn, "DELETE FROM failure_report WHERE time"
+	    " < $1", 1, NULL, v, NULL, NULL, 0);
+	if (PQresultStatus(res) != PGRES_COMMAND_OK)
+		goto err;
+	*deleted += strtoull(PQcmdTuples(res), NULL, 10);
+	PQclear(res);
+	res = PQexecParams(s->conn, "DELETE FROM failure_rate WHERE hour"
+	    " < $1", 1, NULL, v, NULL, NULL, 0);
+	if (PQresultStatus(res) != PGRES_COMMAND_OK)
+		goto err;
+	PQclear(res);
 	if (pg_exec(s, "COMMIT", why) != 0) {
 		pg_rollback(s);
 		return -1;
@@ -494,6 +600,119 @@ err:
 	pg_fail(s, "purge", res, why);
 	pg_rollback(s);
 	return -1;
+}
+
+static int
+pg_fail_pending(void *state, int64_t *ids, size_t max, size_t *n,
+    struct am_buf *why)
+{
+	struct pg_store *s = state;
+	char m[32];
+	const char *v[1] = { m };
+	PGresult *res;
+	int i, rows;
+
+	*n = 0;
+	if (ready(s, why) != 0)
+		return -1;
+	snprintf(m, sizeof(m), "%zu", max);
+	res = run(s, PG_FAIL_IDS, 1, v);
+	if (PQresultStatus(res) != PGRES_TUPLES_OK)
+		return pg_fail(s, "select failure reports", res, why);
+	rows = PQntuples(res);
+	for (i = 0; i < rows && *n < max; i++)
+		ids[(*n)++] = strtoll(PQgetvalue(res, i, 0), NULL, 10);
+	PQclear(res);
+	return 0;
+}
+
+static int
+pg_fail_get(void *state, int64_t id, struct am_report_failure_entry *out,
+    struct am_buf *why)
+{
+	struct pg_store *s = state;
+	char b[32];
+	const char *v[1] = { b };
+	PGresult *res;
+
+	PQclear(s->failure);
+	s->failure = NULL;
+	if (ready(s, why) != 0)
+		return -1;
+	snprintf(b, sizeof(b), "%lld", (long long)id);
+	res = run(s, PG_FAIL_GET, 1, v);
+	if (PQresultStatus(res) != PGRES_TUPLES_OK)
+		return pg_fail(s, "select failure report", res, why);
+	if (PQntuples(res) == 0) {
+		PQclear(res);
+		return 1;
+	}
+	s->failure = res;
+	out->id = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
+	out->time = strtoll(PQgetvalue(res, 0, 1), NULL, 10);
+	out->source_ip = val(res, 0, 2);
+	out->policy_domain = val(res, 0, 3);
+	out->header_from = val(res, 0, 4);
+	out->mail_from = val(res, 0, 5);
+	out->ruf = val(res, 0, 6);
+	out->fo = val(res, 0, 7);
+	out->identity_alignment = val(res, 0, 8);
+	out->delivery_result = val(res, 0, 9);
+	out->dkim_domain = val(res, 0, 10);
+	out->dkim_selector = val(res, 0, 11);
+	out->dkim_identity = val(res, 0, 12);
+	out->spf_domain = val(res, 0, 13);
+	out->authres = val(res, 0, 14);
+	out->headers = val(res, 0, 15);
+	return 0;
+}
+
+static int
+pg_fail_done(void *state, int64_t id, int64_t now, struct am_buf *why)
+{
+	struct pg_store *s = state;
+	char b[32], t[32];
+	const char *v[2] = { b, t };
+	PGresult *res;
+	int changed;
+
+	if (ready(s, why) != 0)
+		return -1;
+	snprintf(b, sizeof(b), "%lld", (long long)id);
+	snprintf(t, sizeof(t), "%lld", (long long)now);
+	res = run(s, PG_FAIL_DONE, 2, v);
+	if (PQresultStatus(res) != PGRES_COMMAND_OK)
+		return pg_fail(s, "mark failure report", res, why);
+	changed = atoi(PQcmdTuples(res));
+	PQclear(res);
+	return changed == 1 ? 0 : 1;
+}
+
+static int
+pg_fail_rate(void *state, const char *dest, int64_t hour, unsigned limit,
+    struct am_buf *why)
+{
+	struct pg_store *s = state;
+	char h[32], l[32];
+	const char *v[3];
+	PGresult *res;
+	int taken;
+
+	if (limit == 0)
+		return 1;
+	if (ready(s, why) != 0)
+		return -1;
+	snprintf(h, sizeof(h), "%lld", (long long)hour);
+	snprintf(l, sizeof(l), "%u", limit);
+	v[0] = txt(s, 0, dest);
+	v[1] = h;
+	v[2] = l;
+	res = run(s, PG_FAIL_RATE, 3, v);
+	if (PQresultStatus(res) != PGRES_TUPLES_OK)
+		return pg_fail(s, "failure report rate", res, why);
+	taken = PQntuples(res) == 1;
+	PQclear(res);
+	return taken ? 0 : 1;
 }
 
 static int
@@ -529,6 +748,7 @@ pg_close(void *state)
 	if (s == NULL)
 		return;
 	PQclear(s->published);
+	PQclear(s->failure);
 	/* release it now: the server ends the session only later */
 	if (s->locked && PQstatus(s->conn) == CONNECTION_OK)
 		PQclear(PQexec(s->conn, "SELECT pg_advisory_unlock(" SEND_LOCK ")"));
@@ -547,11 +767,23 @@ static const struct am_report_store_ops pgsql_ops = {
 	.published = pg_published,
 	.groups = pg_groups,
 	.mark_sent = pg_mark_sent,
+	.fail_pending = pg_fail_pending,
+	.fail_get = pg_fail_get,
+	.fail_done = pg_fail_done,
+	.fail_rate = pg_fail_rate,
 	.purge = pg_purge,
 	.lock = pg_lock,
 	.version = pg_version,
 	.close = pg_close,
 };
+
+int
+am_report_pgsql_away(const char *conninfo)
+{
+	PGPing p = PQping(conninfo);
+
+	return p == PQPING_NO_RESPONSE || p == PQPING_REJECT;
+}
 
 struct am_report_store *
 am_report_pgsql_open(const char *conninfo, struct am_buf *why)

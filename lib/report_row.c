@@ -152,6 +152,66 @@ dup_reasons(const struct am_report_row *row, size_t *nout, int *err)
 	return out;
 }
 
+/* Copy a failure report; the header block is cut at a field boundary. */
+static const struct am_report_failure *
+dup_failure(const struct am_report_failure *f, int *err)
+{
+	struct am_report_failure *c;
+	const char *h = f->headers != NULL ? f->headers : "";
+	size_t n = strnlen(h, AM_REPORT_HEADERS_MAX + 1);
+
+	if ((c = calloc(1, sizeof(*c))) == NULL) {
+		*err = 1;
+		return NULL;
+	}
+	if (n > AM_REPORT_HEADERS_MAX) {
+		/* back to the end of the last whole field that fits */
+		n = AM_REPORT_HEADERS_MAX;
+		while (n > 0 && !(h[n - 1] == '\n' && h[n] != ' ' &&
+		    h[n] != '\t'))
+			n--;
+	}
+	c->mail_from = dup_cap(f->mail_from != NULL ? f->mail_from : "",
+	    AM_REPORT_ADDRESS_MAX, err);
+	c->identity_alignment = dup_cap(f->identity_alignment != NULL ?
+	    f->identity_alignment : "none", 32, err);
+	c->delivery_result = dup_cap(f->delivery_result != NULL ?
+	    f->delivery_result : "other", 32, err);
+	c->dkim_domain = dup_cap(f->dkim_domain, AM_REPORT_DOMAIN_MAX, err);
+	c->dkim_selector = dup_cap(f->dkim_selector, AM_REPORT_SELECTOR_MAX, err);
+	c->dkim_identity = dup_cap(f->dkim_identity, AM_REPORT_ADDRESS_MAX, err);
+	c->authres = dup_cap(f->authres != NULL ? f->authres : "",
+	    AM_REPORT_AUTHRES_MAX, err);
+	c->headers = dup_cap(h, n, err);
+	return c;
+}
+
+static void
+failure_free(const struct am_report_failure *f)
+{
+	if (f == NULL)
+		return;
+	release(f->mail_from);
+	release(f->identity_alignment);
+	release(f->delivery_result);
+	release(f->dkim_domain);
+	release(f->dkim_selector);
+	release(f->dkim_identity);
+	release(f->authres);
+	release(f->headers);
+	release(f);
+}
+
+struct am_report_row *
+am_report_row_strip_failure(struct am_report_row *c)
+{
+	if (c != NULL) {
+		failure_free(c->failure);
+		c->failure = NULL;
+	}
+	return c;
+}
+
 struct am_report_row *
 am_report_row_copy(const struct am_report_row *row)
 {
@@ -167,6 +227,7 @@ am_report_row_copy(const struct am_report_row *row)
 	c->rua = c->ruf = NULL;
 	c->dkim = NULL;
 	c->reasons = NULL;
+	c->failure = NULL;
 	c->source_ip = dup_cap(row->source_ip, AM_REPORT_IP_MAX, &err);
 	c->policy_domain = dup_cap(row->policy_domain, AM_REPORT_DOMAIN_MAX, &err);
 	c->header_from = dup_cap(row->header_from, AM_REPORT_DOMAIN_MAX, &err);
@@ -179,6 +240,8 @@ am_report_row_copy(const struct am_report_row *row)
 	c->ruf = dup_uris(row->ruf, row->nruf, &c->nruf, &err);
 	c->dkim = dup_dkim(row, &c->ndkim, &err);
 	c->reasons = dup_reasons(row, &c->nreasons, &err);
+	if (row->failure != NULL)
+		c->failure = dup_failure(row->failure, &err);
 	if (err || c->source_ip == NULL || c->policy_domain == NULL ||
 	    c->header_from == NULL)
 		return am_report_row_free(c);
@@ -215,6 +278,7 @@ am_report_row_free(struct am_report_row *c)
 	for (i = 0; c->reasons != NULL && i < c->nreasons; i++)
 		release(c->reasons[i].comment);
 	release(c->reasons);
+	failure_free(c->failure);
 	free(c);
 	return NULL;
 }

@@ -28,7 +28,8 @@
 extern const char am_report_sqlite_schema[];   /* report_schema_sqlite.c */
 
 enum { ST_INSERT, ST_PERIODS, ST_PERIODS_DOM, ST_PUBLISHED, ST_GROUPS,
-	ST_SENT_CHECK, ST_SENT_ADD, ST_COUNT };
+	ST_SENT_CHECK, ST_SENT_ADD, ST_FAIL_ADD, ST_FAIL_IDS, ST_FAIL_GET,
+	ST_FAIL_DONE, ST_FAIL_RATE, ST_COUNT };
 
 static const char *const stmt_sql[ST_COUNT] = {
 	[ST_INSERT] = "INSERT INTO report_row (time, source_ip, policy_domain,"
@@ -62,6 +63,27 @@ static const char *const stmt_sql[ST_COUNT] = {
 	    " AND period_begin <= ?3 AND ?2 <= period_end",
 	[ST_SENT_ADD] = "INSERT INTO report_sent (policy_domain, period_begin,"
 	    " period_end, report_id, sent_at) VALUES (?1, ?2, ?3, ?4, ?5)",
+	/* not when the domain has AM_REPORT_FAIL_PENDING unsent already */
+	[ST_FAIL_ADD] = "INSERT INTO failure_report (time, source_ip,"
+	    " policy_domain, header_from, mail_from, ruf, fo,"
+	    " identity_alignment, delivery_result, dkim_domain, dkim_selector,"
+	    " dkim_identity, spf_domain, authres, headers) SELECT ?1, ?2, ?3,"
+	    " ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15 WHERE"
+	    " (SELECT count(*) FROM failure_report WHERE policy_domain = ?3"
+	    " AND sent_at IS NULL) < ?16",
+	[ST_FAIL_IDS] = "SELECT id FROM failure_report WHERE sent_at IS NULL"
+	    " ORDER BY id LIMIT ?1",
+	[ST_FAIL_GET] = "SELECT id, time, source_ip, policy_domain,"
+	    " header_from, mail_from, ruf, fo, identity_alignment,"
+	    " delivery_result, dkim_domain, dkim_selector, dkim_identity,"
+	    " spf_domain, authres, headers FROM failure_report WHERE id = ?1",
+	/* settled: the header block is not kept any longer */
+	[ST_FAIL_DONE] = "UPDATE failure_report SET sent_at = ?2, headers = ''"
+	    " WHERE id = ?1 AND sent_at IS NULL",
+	/* one statement: a row comes back only when a slot was taken */
+	[ST_FAIL_RATE] = "INSERT INTO failure_rate (destination, hour, count)"
+	    " VALUES (?1, ?2, 1) ON CONFLICT (destination, hour) DO UPDATE"
+	    " SET count = count + 1 WHERE count < ?3 RETURNING count",
 };
 
 struct sqlite_store {
@@ -193,6 +215,9 @@ bind_char(sqlite3_stmt *st, int i, char c)
 	sqlite3_bind_text(st, i, v, c != '\0' ? 1 : 0, SQLITE_TRANSIENT);
 }
 
+static int insert_failure(struct sqlite_store *s,
+    const struct am_report_row *r, struct am_buf *why);
+
 static int
 insert_one(struct sqlite_store *s, const struct am_report_row *r,
     struct am_buf *why)
@@ -244,6 +269,41 @@ insert_one(struct sqlite_store *s, const struct am_report_row *r,
 		}
 	if (sqlite3_step(st) != SQLITE_DONE)
 		return fail(s, "insert", why);
+	if (r->failure != NULL && r->nruf > 0)
+		return insert_failure(s, r, why);
+	return 0;
+}
+
+/* The failure report of row r (RFC 9991), with the row's identifiers. */
+static int
+insert_failure(struct sqlite_store *s, const struct am_report_row *r,
+    struct am_buf *why)
+{
+	const struct am_report_failure *f = r->failure;
+	sqlite3_stmt *st = s->st[ST_FAIL_ADD];
+
+	sqlite3_reset(st);
+	sqlite3_clear_bindings(st);
+	sqlite3_bind_int64(st, 1, r->time);
+	bind_text(st, 2, r->source_ip);
+	bind_text(st, 3, r->policy_domain);
+	bind_text(st, 4, r->header_from);
+	bind_text(st, 5, f->mail_from != NULL ? f->mail_from : "");
+	bind_text(st, 6, am_buf_str(&s->enc[1]));   /* ruf, encoded above */
+	bind_text(st, 7, r->fo);
+	bind_text(st, 8, f->identity_alignment != NULL ?
+	    f->identity_alignment : "none");
+	bind_text(st, 9, f->delivery_result != NULL ? f->delivery_result :
+	    "other");
+	bind_text(st, 10, f->dkim_domain);
+	bind_text(st, 11, f->dkim_selector);
+	bind_text(st, 12, f->dkim_identity);
+	bind_text(st, 13, r->spf_domain);
+	bind_text(st, 14, f->authres != NULL ? f->authres : "");
+	bind_text(st, 15, f->headers != NULL ? f->headers : "");
+	sqlite3_bind_int64(st, 16, AM_REPORT_FAIL_PENDING);
+	if (sqlite3_step(st) != SQLITE_DONE)
+		return fail(s, "insert failure report", why);
 	return 0;
 }
 
@@ -461,12 +521,117 @@ sq_purge(void *state, int64_t before, uint64_t *deleted, struct am_buf *why)
 	*deleted = (uint64_t)sqlite3_changes(s->db);
 	snprintf(sql, sizeof(sql), "DELETE FROM report_sent WHERE period_end"
 	    " < %lld", (long long)before);
+	if (exec(s, sql, why) != 0)
+		goto err;
+	snprintf(sql, sizeof(sql), "DELETE FROM failure_report WHERE time"
+	    " < %lld", (long long)before);
+	if (exec(s, sql, why) != 0)
+		goto err;
+	*deleted += (uint64_t)sqlite3_changes(s->db);
+	snprintf(sql, sizeof(sql), "DELETE FROM failure_rate WHERE hour"
+	    " < %lld", (long long)before);
 	if (exec(s, sql, why) != 0 || exec(s, "COMMIT", why) != 0)
 		goto err;
 	return 0;
 err:
 	sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
 	return -1;
+}
+
+static int
+sq_fail_pending(void *state, int64_t *ids, size_t max, size_t *n,
+    struct am_buf *why)
+{
+	struct sqlite_store *s = state;
+	sqlite3_stmt *st = s->st[ST_FAIL_IDS];
+	int rc;
+
+	*n = 0;
+	sqlite3_reset(st);
+	sqlite3_bind_int64(st, 1, (sqlite3_int64)max);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW && *n < max)
+		ids[(*n)++] = sqlite3_column_int64(st, 0);
+	sqlite3_reset(st);
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+		return fail(s, "select failure reports", why);
+	return 0;
+}
+
+static int
+sq_fail_get(void *state, int64_t id, struct am_report_failure_entry *out,
+    struct am_buf *why)
+{
+	struct sqlite_store *s = state;
+	sqlite3_stmt *st = s->st[ST_FAIL_GET];
+	int rc;
+
+	sqlite3_reset(st);
+	sqlite3_bind_int64(st, 1, id);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_DONE)
+		return 1;
+	if (rc != SQLITE_ROW)
+		return fail(s, "select failure report", why);
+	/* the row stays current (strings valid) until the next reset */
+	out->id = sqlite3_column_int64(st, 0);
+	out->time = sqlite3_column_int64(st, 1);
+	out->source_ip = col(st, 2);
+	out->policy_domain = col(st, 3);
+	out->header_from = col(st, 4);
+	out->mail_from = col(st, 5);
+	out->ruf = col(st, 6);
+	out->fo = col(st, 7);
+	out->identity_alignment = col(st, 8);
+	out->delivery_result = col(st, 9);
+	out->dkim_domain = col(st, 10);
+	out->dkim_selector = col(st, 11);
+	out->dkim_identity = col(st, 12);
+	out->spf_domain = col(st, 13);
+	out->authres = col(st, 14);
+	out->headers = col(st, 15);
+	return 0;
+}
+
+static int
+sq_fail_done(void *state, int64_t id, int64_t now, struct am_buf *why)
+{
+	struct sqlite_store *s = state;
+	sqlite3_stmt *st = s->st[ST_FAIL_DONE];
+	int rc;
+
+	sqlite3_reset(s->st[ST_FAIL_GET]);   /* end its read */
+	sqlite3_reset(st);
+	sqlite3_bind_int64(st, 1, id);
+	sqlite3_bind_int64(st, 2, now);
+	rc = sqlite3_step(st);
+	sqlite3_reset(st);
+	if (rc != SQLITE_DONE)
+		return fail(s, "mark failure report", why);
+	return sqlite3_changes(s->db) == 1 ? 0 : 1;
+}
+
+static int
+sq_fail_rate(void *state, const char *dest, int64_t hour, unsigned limit,
+    struct am_buf *why)
+{
+	struct sqlite_store *s = state;
+	sqlite3_stmt *st = s->st[ST_FAIL_RATE];
+	int rc;
+
+	if (limit == 0)
+		return 1;
+	sqlite3_reset(s->st[ST_FAIL_GET]);   /* end its read */
+	sqlite3_reset(st);
+	sqlite3_bind_text(st, 1, dest, -1, SQLITE_TRANSIENT);
+	sqlite3_bind_int64(st, 2, hour);
+	sqlite3_bind_int64(st, 3, (sqlite3_int64)limit);
+	rc = sqlite3_step(st);
+	sqlite3_reset(st);
+	if (rc == SQLITE_ROW)
+		return 0;
+	if (rc == SQLITE_DONE)
+		return 1;
+	return fail(s, "failure report rate", why);
 }
 
 static int
@@ -522,6 +687,10 @@ static const struct am_report_store_ops sqlite_ops = {
 	.published = sq_published,
 	.groups = sq_groups,
 	.mark_sent = sq_mark_sent,
+	.fail_pending = sq_fail_pending,
+	.fail_get = sq_fail_get,
+	.fail_done = sq_fail_done,
+	.fail_rate = sq_fail_rate,
 	.purge = sq_purge,
 	.lock = sq_lock,
 	.version = sq_version,

@@ -120,18 +120,6 @@ am_report_utf8_clean(const char *s, struct am_buf *tmp)
 	return am_buf_str(tmp);
 }
 
-static int
-hexval(int c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	return -1;
-}
-
 size_t
 am_report_dec_item(const char **pos, struct am_buf *scratch,
     const char **f, size_t max)
@@ -146,8 +134,8 @@ am_report_dec_item(const char **pos, struct am_buf *scratch,
 	for (; *p != '\0' && *p != '\n'; p++) {
 		if (*p == '\t') {
 			am_buf_add(scratch, "", 1);
-		} else if (*p == '%' && (hi = hexval(p[1])) >= 0 &&
-		    (lo = hexval(p[2])) >= 0) {
+		} else if (*p == '%' && (hi = am_buf_hexval(p[1])) >= 0 &&
+		    (lo = am_buf_hexval(p[2])) >= 0) {
 			am_buf_addc(scratch, hi * 16 + lo);
 			p += 2;
 		} else {

@@ -70,6 +70,22 @@ struct am_report_published {
 	const char *rua, *ruf;         /* encoded URI lists */
 };
 
+/*
+ * A recorded failure report (RFC 9991) as authmilter-report reads it:
+ * the row's identifiers and struct am_report_failure's fields.
+ */
+struct am_report_failure_entry {
+	int64_t id, time;
+	const char *source_ip, *policy_domain, *header_from;
+	const char *mail_from;         /* "" for a null reverse-path */
+	const char *ruf;               /* encoded URI list */
+	const char *fo;                /* NULL: absent */
+	const char *identity_alignment, *delivery_result;
+	const char *dkim_domain, *dkim_selector, *dkim_identity; /* NULL */
+	const char *spf_domain;        /* NULL: SPF not evaluated */
+	const char *authres, *headers;
+};
+
 /* Callbacks return 0 to go on, nonzero to stop (then returned). */
 typedef int (*am_report_period_cb)(void *arg, const struct am_report_period *p);
 typedef int (*am_report_group_cb)(void *arg, const struct am_report_group *g);
@@ -105,7 +121,35 @@ struct am_report_store_ops {
 	 */
 	int (*mark_sent)(void *state, const char *domain, int64_t begin,
 	    int64_t end, const char *report_id, int64_t now, struct am_buf *why);
-	/* Delete rows and sent marks older than before: 0 or -1 with why. */
+	/*
+	 * Failure reports (RFC 9991). insert() stores a row's failure
+	 * report with it, in the same transaction -- unless its policy
+	 * domain has AM_REPORT_FAIL_PENDING unsent ones already (a flood of
+	 * forged mail must not fill the disk with header blocks the rate
+	 * limit would drop anyway); then only the row is stored.
+	 * fail_pending: the ids of unsent failure reports, oldest first, at
+	 * most max, into ids and *n: 0 or -1 with why.
+	 */
+	int (*fail_pending)(void *state, int64_t *ids, size_t max, size_t *n,
+	    struct am_buf *why);
+	/* The entry id into *out, strings valid until the next call on the
+	 * store: 0; 1 when there is none; -1 with why. */
+	int (*fail_get)(void *state, int64_t id,
+	    struct am_report_failure_entry *out, struct am_buf *why);
+	/* Mark entry id sent (or settled) at now, and empty its header
+	 * block (not kept past need): 0; 1 when it already was; -1 with
+	 * why. One statement, so one transaction. */
+	int (*fail_done)(void *state, int64_t id, int64_t now,
+	    struct am_buf *why);
+	/*
+	 * Take one of the limit reports destination dest may get in the
+	 * hour beginning at hour (a counter in the store, so the hosts of a
+	 * fleet share it): 0 taken; 1 the limit is reached; -1 with why.
+	 */
+	int (*fail_rate)(void *state, const char *dest, int64_t hour,
+	    unsigned limit, struct am_buf *why);
+	/* Delete rows, sent marks, failure reports and rate counters older
+	 * than before: 0 or -1 with why; *deleted counts rows. */
 	int (*purge)(void *state, int64_t before, uint64_t *deleted,
 	    struct am_buf *why);
 	/*
@@ -142,12 +186,22 @@ struct am_report_store *am_report_store_close(struct am_report_store *s);
 struct am_report_store *am_report_sqlite_open(const char *path,
     struct am_buf *why);
 
+/* Unsent failure reports kept per policy domain (see insert). */
+#define AM_REPORT_FAIL_PENDING 1000
+
 /* The schema version this program writes (highest migration). */
-#define AM_REPORT_SCHEMA_VERSION 1
+#define AM_REPORT_SCHEMA_VERSION 2
 
 /* PostgreSQL back end (report_pgsql.c): a libpq connection URI. */
 struct am_report_store *am_report_pgsql_open(const char *conninfo,
     struct am_buf *why);
+/*
+ * 1 when the server of conninfo does not answer at all or refuses
+ * connections for now (PQping: down, starting, shutting down); 0 when it
+ * answers or conninfo itself is bad. Tells a store that is away from one
+ * that is misconfigured.
+ */
+int am_report_pgsql_away(const char *conninfo);
 
 /* ---- UTF-8 (report_store.c) ---- */
 

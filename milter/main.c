@@ -528,8 +528,12 @@ reporter_open(const struct am_config *c, int *err, struct am_buf *why)
 	struct am_reporter *r;
 
 	*err = 0;
-	if (c->report_store[0] == '\0')
+	if (c->report_store[0] == '\0') {
+		if (c->failure_reports)
+			log_warnx("FailureReports is yes but ReportStore is not "
+			    "set: DMARC failure reports are off");
 		return NULL;
+	}
 	if (c->report_org_name[0] == '\0' || c->report_email[0] == '\0') {
 		log_warnx("ReportStore is set but ReportOrgName or ReportEmail is "
 		    "not: DMARC reports are off");

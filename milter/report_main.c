@@ -1,16 +1,28 @@
 /* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * authmilter-report: builds and sends DMARC aggregate reports (RFC 9990)
- * from the rows the daemon recorded in ReportStore. Run from cron or a
- * systemd timer; see authmilter-report(8).
+ * from the rows the daemon recorded in ReportStore, and the failure
+ * reports (RFC 9991) recorded with them. Run from cron or a systemd
+ * timer; see authmilter-report(8).
  *
- *   --list          closed, unsent periods per policy domain, with counts
+ *   --list          closed, unsent periods per policy domain, with counts,
+ *                   and the number of unsent failure reports
  *   --print DOMAIN  the XML of DOMAIN's oldest pending period, to stdout
+ *   --failures      send the pending failure reports only (run often)
+ *                   (failure reports are sent, listed, only with
+ *                   FailureReports yes: turning it off stops them)
  *   (no option)     send: per policy domain and closed period (UTC day, or
  *                   hour with ReportPeriod hour), the XML gzipped and mailed
  *                   to every verified rua mailto address, then the period
- *                   marked sent; then rows older than ReportRetention
- *                   are purged
+ *                   marked sent; then the failure reports (below); then
+ *                   rows older than ReportRetention are purged
+ *
+ * Failure reports (RFC 9991, report_fail.c): each recorded entry goes, as
+ * one AFRF message (lib/report_afrf.c), to each verified ruf mailto
+ * address, within FailureReportRate per address per hour (a counter in
+ * the store); over it the entry is dropped for that address and counted.
+ * An entry is marked sent when every address is settled (sent, refused or
+ * over the rate); a failed send or DNS failure keeps it for the next run.
  *
  * A period is marked sent only when every destination was settled: sent,
  * or refused for good (not mailto, not authorized). A failed send or a DNS
@@ -36,6 +48,7 @@
 #include "dns.h"
 #include "psl.h"
 #include "report_dest.h"
+#include "report_fail.h"
 #include "report_mail.h"
 #include "report_store.h"
 #include "report_xml.h"
@@ -52,6 +65,7 @@ struct ctx {
 	struct am_psl *psl;
 	struct am_dmarc_conf dconf;
 	struct am_report_transport transport;
+	struct am_report_fail_ctx fail;
 	char submitter[AM_DNS_NAME_MAX + 1];
 	int64_t now, period;
 	const char *print_domain;
@@ -63,7 +77,7 @@ static void
 usage(void)
 {
 	fprintf(stderr, "usage: authmilter-report [-c FILE] [--list | "
-	    "--print DOMAIN]\n");
+	    "--print DOMAIN | --failures]\n");
 	exit(2);
 }
 
@@ -323,6 +337,18 @@ setup(struct ctx *c, int need_identity)
 		exit(1);
 	}
 	c->transport.sendmail = conf->report_sendmail;
+	c->transport.smtp_host = conf->report_smtp_host;
+	c->transport.smtp_timeout_ms = conf->report_smtp_timeout_ms;
+	c->transport.helo = c->submitter;
+	if (need_identity && *conf->report_smtp_host != '\0') {
+		char h[256], port[8];
+
+		if (am_report_smtp_hostport(conf->report_smtp_host, h, sizeof(h),
+		    port, sizeof(port), &why) != 0) {
+			warnx_("%s", am_buf_str(&why));
+			exit(1);
+		}
+	}
 	if ((c->store = am_report_store_open(conf->report_store, &why)) == NULL) {
 		warnx_("ReportStore %s: %s", conf->report_store, am_buf_str(&why));
 		exit(1);
@@ -375,6 +401,34 @@ collect(void *arg, const struct am_report_period *p)
 	return 0;
 }
 
+/* Settings of the failure report sender (report_fail.c). */
+static void
+fail_setup(struct ctx *c)
+{
+	c->fail.store = c->store;
+	c->fail.dns = c->dns;
+	c->fail.dconf = &c->dconf;
+	c->fail.transport = &c->transport;
+	c->fail.from = c->conf->report_email;
+	c->fail.submitter = c->submitter;
+	c->fail.user_agent = PACKAGE_STRING;
+	c->fail.rate = c->conf->failure_report_rate;
+	c->fail.now = c->now;
+	c->fail.warn = warnx_;
+}
+
+/* Send the pending failure reports; -1 when some were kept back. */
+static int
+run_failures(struct ctx *c)
+{
+	fail_setup(c);
+	am_report_fail_send(&c->fail);
+	printf("%u failure reports sent, %u over FailureReportRate, "
+	    "%u kept for the next run\n", c->fail.sent, c->fail.over_rate,
+	    c->fail.kept);
+	return c->fail.kept > 0 || c->fail.failed ? -1 : 0;
+}
+
 static int
 run_send(struct ctx *c)
 {
@@ -394,6 +448,8 @@ run_send(struct ctx *c)
 	for (i = 0; i < l.n; i++)
 		free((void *)(uintptr_t)l.v[i].domain);
 	free(l.v);
+	if (c->conf->failure_reports && run_failures(c) != 0)
+		rc = -1;
 	if (c->store->ops->purge(c->store->state, c->now -
 	    (int64_t)c->conf->report_retention * 86400, &purged, &why) != 0) {
 		warnx_("purge: %s", am_buf_str(&why));
@@ -411,6 +467,7 @@ main(int argc, char **argv)
 	static const struct option longopts[] = {
 		{ "list", no_argument, NULL, 'l' },
 		{ "print", required_argument, NULL, 'p' },
+		{ "failures", no_argument, NULL, 'f' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -418,7 +475,8 @@ main(int argc, char **argv)
 	const char *conf_path = DEFAULT_CONF;
 	struct am_config *conf;
 	struct ctx c;
-	int ch, list = 0, rc = 0, lk;
+	int ch, list = 0, failures = 0, rc = 0, lk;
+	size_t pending;
 
 	memset(&c, 0, sizeof(c));
 	while ((ch = getopt_long(argc, argv, "c:", longopts, NULL)) != -1) {
@@ -426,10 +484,11 @@ main(int argc, char **argv)
 		case 'c': conf_path = optarg; break;
 		case 'l': list = 1; break;
 		case 'p': c.print_domain = optarg; break;
+		case 'f': failures = 1; break;
 		default: usage();
 		}
 	}
-	if (optind != argc || (list && c.print_domain != NULL))
+	if (optind != argc || list + failures + (c.print_domain != NULL) > 1)
 		usage();
 	if ((conf = am_config_load(conf_path, &why)) == NULL) {
 		warnx_("%s", am_buf_str(&why));
@@ -456,6 +515,17 @@ main(int argc, char **argv)
 	if (list) {
 		rc = c.store->ops->periods(c.store->state, c.period, c.now, NULL,
 		    list_one, NULL, &why) != 0;
+		if (conf->failure_reports) {
+			if (am_report_fail_count(c.store, &pending, &why) != 0)
+				rc = 1;
+			else
+				printf("failure reports pending: %zu\n", pending);
+		}
+	} else if (failures && !conf->failure_reports) {
+		warnx_("failure reports are off (FailureReports no in %s)",
+		    conf_path);
+	} else if (failures) {
+		rc = run_failures(&c) != 0;
 	} else if (c.print_domain != NULL) {
 		rc = c.store->ops->periods(c.store->state, c.period, c.now,
 		    c.print_domain, print_one, &c, &why) != 0;

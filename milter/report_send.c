@@ -1,12 +1,13 @@
 /* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * report_send: the transports authmilter-report mails through. See
- * report_send.h.
+ * report_send.h. The SMTP client itself is report_smtp.c.
  */
 #include <sys/types.h>
 #include <sys/wait.h>
 
 #include <errno.h>
+#include <stdio.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -84,9 +85,37 @@ via_sendmail(const char *cmdline, const char *from, const char *rcpt,
 	return rc;
 }
 
+/* The SMTP transport: the message into a temporary file, then sent. */
+static int
+via_smtp(const struct am_report_transport *t, const char *from,
+    const char *rcpt, am_report_writer write, void *arg, struct am_buf *why)
+{
+	FILE *tmp;
+	int rc;
+
+	if ((tmp = tmpfile()) == NULL) {
+		am_buf_setf(why, "temporary file: %s", strerror(errno));
+		return -1;
+	}
+	rc = write(arg, tmp, why);
+	if (rc == 0 && (fflush(tmp) != 0 || ferror(tmp))) {
+		am_buf_setf(why, "writing the message to a temporary file "
+		    "failed");
+		rc = -1;
+	}
+	if (rc == 0) {
+		rewind(tmp);
+		rc = am_report_smtp_send(t, from, rcpt, tmp, why);
+	}
+	fclose(tmp);
+	return rc;
+}
+
 int
 am_report_deliver(const struct am_report_transport *t, const char *from,
     const char *rcpt, am_report_writer write, void *arg, struct am_buf *why)
 {
+	if (t->smtp_host != NULL && *t->smtp_host != '\0')
+		return via_smtp(t, from, rcpt, write, arg, why);
 	return via_sendmail(t->sendmail, from, rcpt, write, arg, why);
 }

@@ -583,6 +583,132 @@ def print_slow(sd):
                           'met' if t['met'] else 'NOT met'))
 
 
+def reporting(d, rs):
+    """Reporting off vs on (SQLite), concurrency 8, interleaved repeats."""
+    per = {'off': [], 'on': []}
+    for label, r in rs.items():
+        m = re.match(r'^rep-(off|on)-(\d+)$', label)
+        if m:
+            per[m.group(1)].append((int(m.group(2)), r))
+    if not per['off'] or not per['on']:
+        return None
+    out = {}
+    for v, lst in per.items():
+        lst.sort(key=lambda x: x[0])
+        tp = [r['msgs_per_s'] for _, r in lst]
+        cpu = [r['cpu_s_per_1000'] for _, r in lst]
+        out[v] = {'msgs_per_s': tp, 'cpu_ms_per_msg': cpu,
+                  'msgs_per_s_mean': sum(tp) / len(tp),
+                  'cpu_ms_per_msg_mean': sum(cpu) / len(cpu),
+                  'msgs_per_s_spread': (max(tp) - min(tp)) / max(1e-9, sum(tp) / len(tp)),
+                  'cpu_ms_per_msg_spread': (max(cpu) - min(cpu)) / max(1e-9, sum(cpu) / len(cpu))}
+    off, on = out['off'], out['on']
+    out['throughput_on_over_off'] = on['msgs_per_s_mean'] / max(1e-9, off['msgs_per_s_mean'])
+    out['cpu_on_over_off'] = on['cpu_ms_per_msg_mean'] / max(1e-9, off['cpu_ms_per_msg_mean'])
+    out['cpu_added_ms_per_msg'] = on['cpu_ms_per_msg_mean'] - off['cpu_ms_per_msg_mean']
+    out['target_throughput_met'] = out['throughput_on_over_off'] >= 0.90
+    out['target_cpu_met'] = out['cpu_added_ms_per_msg'] <= 0.03
+    # each on run against the off run just before it: noise common to both
+    # (other load on the machine at that minute) cancels in the difference
+    offs, ons = dict(per['off']), dict(per['on'])
+    pairs = [(ons[k]['msgs_per_s'] / max(1e-9, offs[k]['msgs_per_s']),
+              ons[k]['cpu_s_per_1000'] - offs[k]['cpu_s_per_1000'])
+             for k in sorted(offs) if k in ons]
+    if pairs:
+        out['paired_throughput_ratio'] = [x for x, _ in pairs]
+        out['paired_cpu_added_ms'] = [y for _, y in pairs]
+        out['paired_throughput_ratio_median'] = median([x for x, _ in pairs])
+        out['paired_cpu_added_ms_median'] = median([y for _, y in pairs])
+    out['stores'] = [load(p) for p in sorted(glob.glob(os.path.join(d, 'rows-*.json')))]
+    out['submit'] = submit_bench(d)
+    # the writer thread's CPU in the measured pass (the store's share)
+    w = []
+    for k, r in sorted(per['on'], key=lambda x: x[0]):
+        try:
+            ticks, hz = open(os.path.join(d, 'writer-%d.txt' % k)).read().split()
+        except (OSError, ValueError):
+            continue
+        w.append(int(ticks) / float(hz) * 1000 / max(1, r['messages']))
+    if w:
+        out['writer_cpu_ms_per_msg'] = w
+    return out
+
+
+def median(v):
+    v = sorted(v)
+    n = len(v)
+    return v[n // 2] if n % 2 else (v[n // 2 - 1] + v[n // 2]) / 2.0
+
+
+def submit_bench(d):
+    """report_bench --submit: CPU per row, sqlite store and discard."""
+    out = {}
+    for store in ('sqlite', 'discard'):
+        try:
+            text = open(os.path.join(d, 'submit-%s.txt' % store)).read()
+        except OSError:
+            continue
+        m = re.search(r'([\d.]+) us per call', text)
+        if m:
+            out['%s_submit_us_per_call' % store] = float(m.group(1))
+        m = re.search(r'(\d+) committed, (\d+) dropped.*?([\d.]+) us CPU per row',
+                      text)
+        if m:
+            out['%s_committed' % store] = int(m.group(1))
+            out['%s_dropped' % store] = int(m.group(2))
+            out['%s_cpu_us_per_row' % store] = float(m.group(3))
+    return out
+
+
+def print_reporting(rp):
+    print('\nDMARC reporting (authmilter, concurrency 8, fresh daemon per run,'
+          ' runs interleaved off/on):')
+    print('  %-22s %-28s %8s %-28s %8s' % ('variant', 'msgs/s per run', 'spread',
+                                          'CPU ms/msg per run', 'spread'))
+    for v, name in (('off', 'reports off'), ('on', 'ReportStore sqlite')):
+        r = rp[v]
+        print('  %-22s %-28s %7.0f%% %-28s %7.0f%%' % (
+            name, ' '.join('%.0f' % x for x in r['msgs_per_s']),
+            100 * r['msgs_per_s_spread'],
+            ' '.join('%.3f' % x for x in r['cpu_ms_per_msg']),
+            100 * r['cpu_ms_per_msg_spread']))
+        print('  %-22s %-28s %8s %-28s' % ('  mean', '%.0f' % r['msgs_per_s_mean'], '',
+                                          '%.3f' % r['cpu_ms_per_msg_mean']))
+    print('  on/off: throughput %.3f (target >= 0.90: %s), CPU %.3f, CPU added'
+          ' %+.3f ms/msg (target <= 0.03: %s)' % (
+              rp['throughput_on_over_off'],
+              'met' if rp['target_throughput_met'] else 'MISSED',
+              rp['cpu_on_over_off'], rp['cpu_added_ms_per_msg'],
+              'met' if rp['target_cpu_met'] else 'MISSED'))
+    if 'paired_cpu_added_ms' in rp:
+        print('  paired (each on run vs the off run before it): throughput %s'
+              ' (median %.3f), CPU added %s ms/msg (median %+.3f)' % (
+                  ' '.join('%.3f' % x for x in rp['paired_throughput_ratio']),
+                  rp['paired_throughput_ratio_median'],
+                  ' '.join('%+.3f' % x for x in rp['paired_cpu_added_ms']),
+                  rp['paired_cpu_added_ms_median']))
+    if rp.get('writer_cpu_ms_per_msg'):
+        print('  report writer thread (am-report) in the measured passes: %s'
+              ' ms CPU per message' % ' '.join(
+                  '%.4f' % x for x in rp['writer_cpu_ms_per_msg']))
+    sb = rp.get('submit') or {}
+    if 'sqlite_cpu_us_per_row' in sb:
+        print('  recording path alone (report_bench --submit, 100000 rows):'
+              ' %.1f us CPU per row with SQLite (%.3f ms), %.1f us into a'
+              ' discarding store; submit %.2f us per call; %d dropped' % (
+                  sb['sqlite_cpu_us_per_row'], sb['sqlite_cpu_us_per_row'] / 1000,
+                  sb.get('discard_cpu_us_per_row', 0),
+                  sb.get('sqlite_submit_us_per_call', 0),
+                  sb.get('sqlite_dropped', 0)))
+    for i, s in enumerate(rp['stores'], 1):
+        if s:
+            print('  store %d: %d rows of %d expected, %d groups differ, dropped'
+                  ' %s (metric) %s (log): %s' % (
+                      i, s['rows'], s['rows_expected'], s['groups_differing'],
+                      s['dropped_metric'], s['dropped_log_lines'],
+                      'ok' if s['ok'] else 'WRONG'))
+
+
 def main():
     ap = argparse.ArgumentParser(description='benchmark report')
     ap.add_argument('--dir', required=True)
@@ -605,6 +731,9 @@ def main():
            'sockets': a.sockets, 'runs': rs, 'verdicts': cs,
            'ratios': ratios(rs, conc), 'slow_dns': slow(a.dir, a.corpus), 'engine': eng,
            'openssl': rates, 'floor': fl, 'timing_s': timing}
+    rp = reporting(a.dir, rs)
+    if rp:
+        res['reporting'] = rp
     if eng and fl:
         st = eng['stages_us']
         dk = st.get('dkim_bodyhash', 0) + st.get('dkim_verify', 0)
@@ -621,6 +750,8 @@ def main():
         print('  %-4s ' % c + ', '.join('%s %.2f' % kv for kv in sorted(r.items())))
     if res['slow_dns']:
         print_slow(res['slow_dns'])
+    if rp:
+        print_reporting(rp)
     if eng:
         print('\nengine only (CPU us per message, one thread, zone-file DNS):')
         print('  ' + ', '.join('%s %.1f' % kv for kv in eng['stages_us'].items()))

@@ -153,7 +153,8 @@ e2e_start_postfix() {
 	chown postfix "$E2E_DIR/pf/data"
 	chown 65534:65534 "$E2E_DIR/mail"
 	# Hooks a test may define: e2e_postfix_pre_start (before anything is
-	# written) and e2e_postfix_main_extra (more main.cf lines).
+	# written), e2e_postfix_main_extra (more main.cf lines) and
+	# e2e_postfix_master_extra (more master.cf lines).
 	if declare -F e2e_postfix_pre_start >/dev/null; then
 		e2e_postfix_pre_start
 	fi
@@ -163,7 +164,13 @@ e2e_start_postfix() {
 			e2e_postfix_main_extra
 		fi
 	} >"$E2E_PF_ETC/main.cf"
-	e2e_postfix_master >"$E2E_PF_ETC/master.cf"
+	{
+		e2e_postfix_master
+		# a test may add services (e2e_postfix_master_extra)
+		if declare -F e2e_postfix_master_extra >/dev/null; then
+			e2e_postfix_master_extra
+		fi
+	} >"$E2E_PF_ETC/master.cf"
 	postfix -c "$E2E_PF_ETC" start >"$E2E_DIR/postfix-start.out" 2>&1 ||
 	    e2e_die "postfix start failed: $(cat "$E2E_DIR/postfix-start.out")"
 	e2e_poll 10 e2e_tcp_open "$E2E_SMTP_PORT" ||

@@ -4,9 +4,9 @@
  * through the set parser and chain rules (lib/arc_parse.c, lib/arc.c: i=,
  * the AMS/AS tag lists, cv=, the s.5.2 structure checks), the AAR reader,
  * key fetches on a fake DNS that gives every selector the same Ed25519
- * key (RFC 8463 s.A.2), and then our own seal over that chain
- * (lib/arc_sign.c) with a throw-away Ed25519 key. Each field of the block
- * is also handed to am_arc_instance() and am_arc_sig_parse() directly.
+ * key (RFC 8463 s.A.2; fuzz_keydns.c), and then our own seal over that
+ * chain (lib/arc_sign.c) with a throw-away Ed25519 key. Each field of the
+ * block is also handed to am_arc_instance() and am_arc_sig_parse() directly.
  *
  * Input: a header block (see fuzz_hdrs.h), optionally followed by an empty
  * line and the body. Run by run_fuzz.sh.
@@ -21,40 +21,9 @@
 
 #include "arc.h"
 #include "fuzz_hdrs.h"
+#include "fuzz_keydns.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-static const char key_txt[] = "v=DKIM1; k=ed25519; "
-    "p=11qYAYKxCrfVS/7TyWQHOg7hcvPapiMlrwIaaPcHURo=";
-
-static enum am_dns_status
-fake_query(void *state, const char *name, int type,
-    struct am_dns_answer **ans, struct am_buf *why)
-{
-	struct am_dns_answer *a;
-
-	(void)state;
-	(void)why;
-	if (type != AM_DNS_T_TXT || strstr(name, "._domainkey.") == NULL) {
-		*ans = am_dns_answer_new(AM_DNS_NXDOMAIN, type, 0);
-		return *ans != NULL ? AM_DNS_NXDOMAIN : AM_DNS_TEMPFAIL;
-	}
-	if ((a = am_dns_answer_new(AM_DNS_OK, type, 1)) == NULL)
-		return AM_DNS_TEMPFAIL;
-	a->rr[0].type = type;
-	a->rr[0].ttl = 60;
-	if ((a->rr[0].text = strdup(key_txt)) == NULL) {
-		am_dns_answer_free(a);
-		return AM_DNS_TEMPFAIL;
-	}
-	a->rr[0].textlen = sizeof(key_txt) - 1;
-	*ans = a;
-	return AM_DNS_OK;
-}
-
-static const struct am_dns_backend fake_backend = {
-	.name = "fuzz", .query = fake_query, .close = NULL,
-};
 
 /* Our sealing key, made once. */
 static struct am_arc_key *
@@ -121,7 +90,7 @@ verify_and_seal(const struct am_hdrs *h, const char *body, size_t blen)
 	struct am_arc *a;
 	unsigned i;
 
-	if ((d = am_dns_new(&fake_backend, NULL)) == NULL)
+	if ((d = am_dns_new(&fuzz_keydns_backend, NULL)) == NULL)
 		return;
 	if ((a = am_arc_new(&conf, d)) == NULL) {
 		am_dns_free(d);

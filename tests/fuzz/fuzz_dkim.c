@@ -7,8 +7,8 @@
  * or a whole message (bit 1 set): a header block (see fuzz_hdrs.h), an
  * empty line and the body through the verifier (lib/dkim.c: header and
  * body canonicalization, l=, h= selection, key fetch on a fake DNS that
- * gives every selector the same Ed25519 key, RFC 8463 s.A.2). Run by
- * run_fuzz.sh.
+ * gives every selector the same Ed25519 key, RFC 8463 s.A.2: fuzz_keydns.c).
+ * Run by run_fuzz.sh.
  */
 #include <stddef.h>
 #include <stdint.h>
@@ -17,40 +17,9 @@
 #include "dkim.h"
 #include "dkim_int.h"
 #include "fuzz_hdrs.h"
+#include "fuzz_keydns.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-static const char key_txt[] = "v=DKIM1; k=ed25519; "
-    "p=11qYAYKxCrfVS/7TyWQHOg7hcvPapiMlrwIaaPcHURo=";
-
-static enum am_dns_status
-fake_query(void *state, const char *name, int type,
-    struct am_dns_answer **ans, struct am_buf *why)
-{
-	struct am_dns_answer *a;
-
-	(void)state;
-	(void)why;
-	if (type != AM_DNS_T_TXT || strstr(name, "._domainkey.") == NULL) {
-		*ans = am_dns_answer_new(AM_DNS_NXDOMAIN, type, 0);
-		return *ans != NULL ? AM_DNS_NXDOMAIN : AM_DNS_TEMPFAIL;
-	}
-	if ((a = am_dns_answer_new(AM_DNS_OK, type, 1)) == NULL)
-		return AM_DNS_TEMPFAIL;
-	a->rr[0].type = type;
-	a->rr[0].ttl = 60;
-	if ((a->rr[0].text = strdup(key_txt)) == NULL) {
-		am_dns_answer_free(a);
-		return AM_DNS_TEMPFAIL;
-	}
-	a->rr[0].textlen = sizeof(key_txt) - 1;
-	*ans = a;
-	return AM_DNS_OK;
-}
-
-static const struct am_dns_backend fake_backend = {
-	.name = "fuzz", .query = fake_query, .close = NULL,
-};
 
 /* A whole message through the verifier. */
 static void
@@ -68,7 +37,7 @@ verify_message(const char *s, size_t size)
 		hlen = (size_t)(sep - s) + 1;
 		blen = size - hlen - (sep[1] == '\r' ? 2 : 1);
 	}
-	if ((d = am_dns_new(&fake_backend, NULL)) == NULL)
+	if ((d = am_dns_new(&fuzz_keydns_backend, NULL)) == NULL)
 		return;
 	if ((k = am_dkim_new(&conf, d)) != NULL) {
 		am_hdrs_init(&h, 1000, 1 << 20);

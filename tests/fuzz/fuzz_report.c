@@ -6,13 +6,18 @@
  * crashing, it checks what the callers rely on: an accepted address is a
  * plain local@host with no byte a command line or header could misread,
  * escaped text is valid UTF-8 with no raw '<' or '&' and no control
- * character, and cleaned text is valid UTF-8. Run by run_fuzz_report.sh
+ * character, and cleaned text is valid UTF-8. The failure report writer
+ * (lib/report_afrf.c) gets the input as every field it prints: its
+ * message must stay 7-bit, free of CR and NUL, with lines of at most 998
+ * bytes and exactly its own MIME boundaries. Run by run_fuzz_report.sh
  * for a bounded time in make check.
  */
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "report_afrf.h"
 #include "report_dest.h"
 #include "report_store.h"
 #include "report_xml.h"
@@ -29,6 +34,47 @@ check_utf8(const char *s)
 	for (; *p != '\0'; p += n)
 		if ((n = am_report_utf8_seq(p, &cp)) == 0)
 			abort();
+}
+
+/* The AFRF message with every field from in; abort when it is unsafe. */
+static void
+check_afrf(const char *in)
+{
+	struct am_report_failure_entry e;
+	struct am_report_afrf a;
+	const char *bnd = "\n--=_am_fail_7_f00d";
+	char *text = NULL;
+	const char *p;
+	size_t len = 0, line = 0, n = 0;
+	FILE *f;
+	int rc;
+
+	memset(&e, 0, sizeof(e));
+	e.id = 7;
+	e.source_ip = e.policy_domain = e.header_from = e.mail_from = in;
+	e.identity_alignment = e.delivery_result = e.dkim_domain = in;
+	e.dkim_selector = e.dkim_identity = e.authres = e.headers = in;
+	memset(&a, 0, sizeof(a));
+	a.from = a.to = a.submitter = a.user_agent = a.spf_dns = in;
+	a.token = "f00d";
+	a.e = &e;
+	if ((f = open_memstream(&text, &len)) == NULL)
+		return;
+	rc = am_report_afrf_write(&a, f, NULL);
+	fclose(f);
+	for (p = text; rc == 0 && p < text + len; p++) {
+		if (*p == '\0' || *p == '\r' || (unsigned char)*p >= 0x80)
+			abort();
+		line = *p == '\n' ? 0 : line + 1;
+		if (line > 998)
+			abort();
+	}
+	/* three parts and the close, whatever the input holds */
+	for (p = text; rc == 0 && (p = strstr(p, bnd)) != NULL; p++)
+		n++;
+	if (rc == 0 && n != 4)
+		abort();
+	free(text);
 }
 
 int
@@ -69,6 +115,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			abort();
 	for (pos = in; am_report_dec_item(&pos, &tmp, f, 4) > 0;)
 		;
+	check_afrf(in);
 	am_buf_release(&out);
 	am_buf_release(&tmp);
 	free(in);

@@ -61,6 +61,40 @@ test_steal(void **state)
 	free(s);
 }
 
+/* am_buf_hexval: every digit of both cases, and the bytes around them. */
+static void
+test_hexval(void **state)
+{
+	static const struct {
+		const char *name;
+		int c, want;
+	} cases[] = {
+		{ "digit 0", '0', 0 },
+		{ "digit 9", '9', 9 },
+		{ "upper A", 'A', 10 },
+		{ "upper F", 'F', 15 },
+		{ "lower a", 'a', 10 },
+		{ "lower f", 'f', 15 },
+		{ "before 0", '/', -1 },
+		{ "after 9", ':', -1 },
+		{ "upper G", 'G', -1 },
+		{ "lower g", 'g', -1 },
+		{ "before A", '@', -1 },
+		{ "before a", '`', -1 },
+		{ "NUL", '\0', -1 },
+		{ "high byte", 0xC1, -1 },
+	};
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		int got = am_buf_hexval(cases[i].c);
+		if (got != cases[i].want)
+			fail_msg("%s: got %d, want %d", cases[i].name, got,
+			    cases[i].want);
+	}
+}
+
 int
 main(void)
 {
@@ -68,6 +102,7 @@ main(void)
 		cmocka_unit_test(test_append_and_cap),
 		cmocka_unit_test(test_printf_long),
 		cmocka_unit_test(test_steal),
+		cmocka_unit_test(test_hexval),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -14,6 +14,7 @@
 #include <stddef.h>
 #include <setjmp.h>
 #include <stdint.h>
+#include <dirent.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -230,6 +231,7 @@ struct fake {
 	size_t batches[64];
 	size_t nbatches;
 	char first_domain[300];
+	int closed;           /* close() was called (fake_closing_sink) */
 };
 
 static int
@@ -263,6 +265,21 @@ fake_insert(void *state, struct am_report_row *const *rows, size_t n,
 }
 
 static const struct am_report_sink fake_sink = { "fake", fake_insert, NULL };
+
+static void
+fake_close(void *state)
+{
+	struct fake *f = state;
+
+	pthread_mutex_lock(&f->mu);
+	f->closed = 1;
+	pthread_cond_broadcast(&f->cv);
+	pthread_mutex_unlock(&f->mu);
+}
+
+static const struct am_report_sink fake_closing_sink = {
+	"fake", fake_insert, fake_close
+};
 
 static void
 fake_init(struct fake *f)
@@ -518,6 +535,87 @@ test_queue_free_drains(void **state)
 	assert_int_equal(f.rows, 7);
 }
 
+/* The writer thread is named am-report (top -H, tests/bench/run-bench). */
+static void
+test_queue_thread_name(void **state)
+{
+	struct warnings w = { 0, "", 1000 };
+	struct am_reporter_opts o = opts(100, 50, &w);
+	struct am_reporter *r;
+	struct dirent *de;
+	struct fake f;
+	char path[300], name[32];
+	int found = 0;
+	FILE *fp;
+	DIR *d;
+
+	(void)state;
+	fake_init(&f);
+	r = am_reporter_new(&fake_sink, &f, &o, NULL);
+	assert_non_null(r);
+	assert_non_null(d = opendir("/proc/self/task"));
+	while (!found && (de = readdir(d)) != NULL) {
+		snprintf(path, sizeof(path), "/proc/self/task/%s/comm",
+		    de->d_name);
+		if ((fp = fopen(path, "r")) == NULL)
+			continue;
+		found = fgets(name, sizeof(name), fp) != NULL &&
+		    strcmp(name, "am-report\n") == 0;
+		fclose(fp);
+	}
+	closedir(d);
+	am_reporter_free(r);
+	if (!found)
+		fail_msg("no thread named am-report in /proc/self/task");
+/*
+ * A store that hangs at stop: am_reporter_free() gives up after drain_ms
+ * and returns while the writer is still inside insert() (before, it waited
+ * for the store for ever: this test hung until alarm() failed it). The
+ * queued rows are dropped, counted and named in one warning; the batch in
+ * the store's hands is left to the writer, which frees the reporter and
+ * closes the sink once the store lets go.
+ */
+static void
+test_queue_free_gives_up(void **state)
+{
+	struct warnings w = { 0, "", 1000 };
+	struct am_reporter_opts o = opts(100, 1, &w);
+	struct am_reporter *r;
+	struct am_report_row row;
+	uint64_t dropped = 0;
+	struct fake f;
+	int i, inside;
+
+	(void)state;
+	fake_init(&f);
+	f.gated = 1;
+	o.drain_ms = 50;
+	o.dropped = count_dropped;
+	o.dropped_arg = &dropped;
+	r = am_reporter_new(&fake_closing_sink, &f, &o, NULL);
+	assert_non_null(r);
+	base_row(&row);
+	for (i = 0; i < 3; i++)
+		assert_int_equal(am_report_submit(r, &row), 0);
+	fake_wait_inside(&f);
+	assert_null(am_reporter_free(r));
+	pthread_mutex_lock(&f.mu);
+	inside = f.inside;
+	pthread_mutex_unlock(&f.mu);
+	assert_int_equal(inside, 1);         /* returned while the store hangs */
+	assert_int_equal(dropped, 2);
+	assert_int_equal(w.n, 1);
+	if (strstr(w.last, "3 rows not written at stop: 2 queued (dropped), "
+	    "1 in a batch the store fake has not answered") == NULL)
+		fail_msg("warning: %s", w.last);
+	fake_open(&f);
+	pthread_mutex_lock(&f.mu);
+	while (!f.closed)
+		pthread_cond_wait(&f.cv, &f.mu);
+	pthread_mutex_unlock(&f.mu);
+	assert_int_equal(f.rows, 1);         /* the batch it had, committed */
+}
+
 int
 main(void)
 {
@@ -532,6 +630,8 @@ main(void)
 		cmocka_unit_test(test_queue_store_fails),
 		cmocka_unit_test(test_queue_off_and_bad),
 		cmocka_unit_test(test_queue_free_drains),
+		cmocka_unit_test(test_queue_thread_name),
+		cmocka_unit_test(test_queue_free_gives_up),
 	};
 
 	/* a hang (a caller blocked by the store) fails instead of stalling */
