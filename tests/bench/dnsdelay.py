@@ -6,7 +6,7 @@
 #
 #   dnsdelay.py --listen 127.0.0.3:53 --upstream 127.0.0.2:53
 #               [--delay-ms 20] [--max-inflight 512] [--lifetime 900]
-#               [--port-file FILE] [--stats FILE]
+#               [--port-file FILE] [--stats FILE] [--log FILE]
 #
 # Each query (UDP or TCP, on the same address) waits --delay-ms, then goes
 # to --upstream over the same transport; the answer is passed back as is.
@@ -16,6 +16,16 @@
 # 192.0.2.0/24, which run-bench puts on its private namespace's lo). On SIGTERM
 # (or at the end of its life) it writes its counters to --stats as JSON;
 # on SIGUSR1 too, and goes on.
+# Counters: udp, tcp (queries), dropped, upstream_errors, inflight_max (the
+# most queries outstanding at once: received, answer not yet sent back).
+# --log FILE: one JSON line per query, written when its answer goes back
+# (or it fails): t0 received and t1 answered, both time.monotonic() seconds
+# (CLOCK_MONOTONIC, the clock of milterload's t_mail), q the name, t the
+# type, p udp/tcp, n the number outstanding when it arrived (itself
+# included), ok 0 when no answer was sent. Flushed on SIGUSR1 and at exit.
+# run-bench's slow-DNS passes attribute these to messages (report.py).
+# A TCP connection's queries are served concurrently, answers in the order
+# they come back (RFC 7766 s.7), so pipelining clients are not serialized.
 # --listen with port 0 picks a free port, written to --port-file.
 import argparse
 import asyncio
@@ -24,6 +34,7 @@ import json
 import signal
 import struct
 import sys
+import time
 
 UPSTREAM_TIMEOUT = 2.0
 
@@ -41,14 +52,32 @@ class Proxy:
     def __init__(self, a):
         self.a = a
         self.inflight = 0
-        self.stats = {'udp': 0, 'tcp': 0, 'dropped': 0, 'upstream_errors': 0}
+        self.stats = {'udp': 0, 'tcp': 0, 'dropped': 0, 'upstream_errors': 0,
+                      'inflight_max': 0}
+        self.log = open(a.log, 'a') if a.log else None
 
     def admit(self):
         if self.inflight >= self.a.max_inflight:
             self.stats['dropped'] += 1
             return False
         self.inflight += 1
+        if self.inflight > self.stats['inflight_max']:
+            self.stats['inflight_max'] = self.inflight
         return True
+
+    def record(self, t0, n, data, proto, ok):
+        """One --log line for the query data received at t0."""
+        if self.log is None:
+            return
+        name, qtype = qinfo(data)
+        self.log.write(json.dumps({'t0': round(t0, 6),
+                                   't1': round(time.monotonic(), 6),
+                                   'q': name, 't': qtype, 'p': proto,
+                                   'n': n, 'ok': ok}) + '\n')
+
+    def flush(self):
+        if self.log is not None:
+            self.log.flush()
 
     async def udp_upstream(self, data):
         loop = asyncio.get_running_loop()
@@ -70,34 +99,50 @@ class Proxy:
         finally:
             tr.close()
 
-    async def udp_one(self, transport, data, addr):
+    async def udp_one(self, transport, data, addr, t0, n):
+        ok = 0
         try:
             await asyncio.sleep(self.a.delay_ms / 1000.0)
             transport.sendto(await self.udp_upstream(data), addr)
+            ok = 1
         except (OSError, asyncio.TimeoutError):
             self.stats['upstream_errors'] += 1
         finally:
             self.inflight -= 1
+            self.record(t0, n, data, 'udp', ok)
+
+    async def tcp_one(self, q, writer, t0, n):
+        ok = 0
+        try:
+            await asyncio.sleep(self.a.delay_ms / 1000.0)
+            ans = await asyncio.wait_for(self.tcp_upstream(q),
+                                         UPSTREAM_TIMEOUT)
+            writer.write(struct.pack('!H', len(ans)) + ans)
+            await writer.drain()
+            ok = 1
+        except (asyncio.IncompleteReadError, OSError, asyncio.TimeoutError):
+            self.stats['upstream_errors'] += 1
+        finally:
+            self.inflight -= 1
+            self.record(t0, n, q, 'tcp', ok)
 
     async def tcp_client(self, reader, writer):
+        tasks = []
         try:
             for _ in range(1000):  # queries on one connection, bounded
                 ln = struct.unpack('!H', await reader.readexactly(2))[0]
                 q = await reader.readexactly(ln)
+                t0 = time.monotonic()
                 if not self.admit():
                     break
                 self.stats['tcp'] += 1
-                try:
-                    await asyncio.sleep(self.a.delay_ms / 1000.0)
-                    ans = await asyncio.wait_for(self.tcp_upstream(q),
-                                                 UPSTREAM_TIMEOUT)
-                finally:
-                    self.inflight -= 1
-                writer.write(struct.pack('!H', len(ans)) + ans)
-                await writer.drain()
-        except (asyncio.IncompleteReadError, OSError, asyncio.TimeoutError):
+                tasks.append(asyncio.ensure_future(
+                    self.tcp_one(q, writer, t0, self.inflight)))
+        except (asyncio.IncompleteReadError, OSError):
             pass
         finally:
+            if tasks:
+                await asyncio.wait(tasks, timeout=UPSTREAM_TIMEOUT + 10)
             writer.close()
 
     async def tcp_upstream(self, q):
@@ -120,9 +165,27 @@ class Front(asyncio.DatagramProtocol):
         self.transport = transport
 
     def datagram_received(self, data, addr):
+        t0 = time.monotonic()
         if self.proxy.admit():
             self.proxy.stats['udp'] += 1
-            asyncio.ensure_future(self.proxy.udp_one(self.transport, data, addr))
+            asyncio.ensure_future(self.proxy.udp_one(
+                self.transport, data, addr, t0, self.proxy.inflight))
+
+
+def qinfo(data):
+    """(name, type) of the question of DNS message data; '?' if none."""
+    try:
+        if struct.unpack('!H', data[4:6])[0] < 1:
+            return '?', 0
+        i, labels = 12, []
+        while data[i] != 0:
+            if data[i] & 0xc0 or len(labels) > 127:
+                return '?', 0
+            labels.append(data[i + 1:i + 1 + data[i]].decode('ascii', 'replace'))
+            i += 1 + data[i]
+        return '.'.join(labels).lower() + '.', struct.unpack('!H', data[i + 1:i + 3])[0]
+    except (IndexError, struct.error):
+        return '?', 0
 
 
 async def serve(a):
@@ -141,13 +204,15 @@ async def serve(a):
         loop.add_signal_handler(s, lambda: stop.done() or stop.set_result(1))
     if a.stats:
         loop.add_signal_handler(signal.SIGUSR1,
-                                lambda: write_stats(a.stats, proxy.stats))
+                                lambda: proxy.flush() or
+                                write_stats(a.stats, proxy.stats))
     try:
         await asyncio.wait_for(stop, a.lifetime)
     except asyncio.TimeoutError:
         pass
     udp.close()
     tcp.close()
+    proxy.flush()
     if a.stats:
         write_stats(a.stats, proxy.stats)
 
@@ -167,6 +232,7 @@ def main():
     ap.add_argument('--lifetime', type=float, default=900.0)
     ap.add_argument('--port-file')
     ap.add_argument('--stats')
+    ap.add_argument('--log')
     a = ap.parse_args()
     if not 0 <= a.delay_ms <= 10000 or not 1 <= a.max_inflight <= 65536:
         sys.exit('dnsdelay: bad --delay-ms or --max-inflight')

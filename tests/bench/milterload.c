@@ -42,7 +42,8 @@
  * changes applied, to the second; a reject ends the chain.
  *
  * Output: with --out, one JSON line per message (id, action, reply, the
- * headers the milters added, latency); on stdout one JSON summary: messages,
+ * headers the milters added, latency; t_mail, the CLOCK_MONOTONIC seconds
+ * at MAIL, lines it up with dnsdelay.py's query log); on stdout one JSON summary: messages,
  * errors, seconds, msgs_per_s, latency p50/p99/max in ms (from MAIL to the
  * final end-of-message reply of the last milter), nagle_held (writes held,
  * above; each message's count is "held" in its line). Exit 0 when every message
@@ -401,8 +402,8 @@ write_result(FILE *fp, const struct msg *m, const struct result *r, int done)
 	json_str(fp, r->reply);
 	fputs(",\"err\":", fp);
 	json_str(fp, done ? r->err : "not run (time limit)");
-	fprintf(fp, ",\"lat_us\":%.0f,\"held\":%lu,\"mods\":[", r->lat_us,
-	    r->held);
+	fprintf(fp, ",\"lat_us\":%.0f,\"t_mail\":%.6f,\"held\":%lu,\"mods\":[",
+	    r->lat_us, r->t_mail, r->held);
 	for (i = 0; i < r->nmods; i++) {
 		fprintf(fp, "%s[\"%c\",%u,", i ? "," : "", r->mods[i].kind,
 		    r->mods[i].idx);

@@ -72,6 +72,7 @@ struct result {
 	size_t nmods;
 	char err[160];
 	double lat_us;
+	double t_mail;           /* now() at MAIL: places it among DNS logs */
 	unsigned long held;      /* writes of this message held by Nagle */
 };
 

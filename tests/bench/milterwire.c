@@ -706,5 +706,6 @@ run_message(struct mconn *mcs, size_t nm, const struct msg *m,
 		if (r->mods[i].kind == 'q' && strcmp(r->action, "accept") == 0)
 			snprintf(r->action, sizeof(r->action), "quarantine");
 	r->lat_us = (now() - t0) * 1e6;
+	r->t_mail = t0;
 	return 0;
 }
