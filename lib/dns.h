@@ -386,6 +386,25 @@ void am_dns_msg_set_jobs(struct am_dns *d, struct am_jobs *pool);
 
 #define AM_DNS_PREFETCH_MAX 40
 
+/*
+ * An observer of the answers hints bring: fn(arg, d, name, type, a) is
+ * called once for each hint of d whose answer is OK, after the message's
+ * entry is settled, on the thread that settled it (the resolver's loop
+ * thread, or a pool thread) and with no lock of the layer held. It may
+ * call am_dns_prefetch(d, ...) (those hints count toward the same
+ * AM_DNS_PREFETCH_MAX); it must not wait (no am_dns_query) and must not
+ * keep a (its own am_dns_answer_ref may). It lets the user of the layer
+ * hint what an answer leads to before anyone parses it (msg.c: the
+ * targets of an SPF record). One under way when the layer is freed is
+ * waited for (its hints are dropped), so arg must outlive the layer.
+ * Set before the layer is shared between threads. No-op if d is not a
+ * message layer.
+ */
+typedef void am_dns_msg_observer(void *arg, struct am_dns *d,
+    const char *name, int type, const struct am_dns_answer *a);
+void am_dns_msg_set_observer(struct am_dns *d, am_dns_msg_observer *fn,
+    void *arg);
+
 /* The message's deadline, ms on am_dns_clock(d); 0: none; 1: now (the
  * message is being freed). Lookups in flight see it within 100 ms. No-op
  * if d is not a message layer. */

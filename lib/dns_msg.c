@@ -35,6 +35,12 @@
  *   a name the shared cache holds, asked, or already hinted is skipped.
  *   Hints cost no lookup of the callers' limits and change no answer: a
  *   prefetch is only ever an earlier copy of the query that follows.
+ * - The observer (am_dns_msg_set_observer): each answer a hint brings is
+ *   shown to it once settled, outside the lock, on the thread that
+ *   settled it (the resolver's loop, or a pool thread), so that the user
+ *   of the layer can hint what that answer will lead to (SPF: the targets
+ *   of a record) before an evaluation parses it. The layer knows nothing
+ *   of what the answers mean.
  *
  * Thread safety: one mutex guards the entries and the trace; it is not held
  * while the shared stack is asked. Waiters sleep on one condition variable.
@@ -113,6 +119,9 @@ struct dmsg {
 	int closing;              /* under mu: no more hints */
 	size_t npj;               /* under mu: hints started */
 	struct pjob pj[AM_DNS_PREFETCH_MAX]; /* under mu until submitted */
+	am_dns_msg_observer *observe; /* set before the layer is shared */
+	void *observe_arg;
+	struct am_dns *self;      /* the struct am_dns of this layer */
 };
 
 /* Under the lock: the entry of (key, type), or NULL. */
@@ -379,6 +388,8 @@ prefetch_run(void *arg)
 	pthread_mutex_unlock(&m->mu);
 	if (st == AM_DNS_OK && ans != NULL && p->follow != 0)
 		follow_names(m, ans, p->follow);
+	if (st == AM_DNS_OK && ans != NULL && m->observe != NULL)
+		m->observe(m->observe_arg, m->self, p->name, p->type, ans);
 	am_dns_answer_free(ans);
 	am_buf_release(&why);
 }
@@ -391,7 +402,7 @@ prefetch_done(struct am_dns_req *r)
 	struct pjob *p = r->arg;
 	struct dmsg *m = p->m;
 	struct mentry *e = p->e;
-	struct am_dns_answer *follow = NULL;
+	struct am_dns_answer *follow = NULL, *seen = NULL;
 
 	pthread_mutex_lock(&m->mu);
 	e->st = r->status;
@@ -404,10 +415,15 @@ prefetch_done(struct am_dns_req *r)
 	    AM_DNS_SRC_CACHE : AM_DNS_SRC_WIRE, p->t0, e->why);
 	if (e->st == AM_DNS_OK && p->follow != 0 && !m->closing)
 		follow = am_dns_answer_ref(e->ans);
+	if (e->st == AM_DNS_OK && m->observe != NULL && !m->closing)
+		seen = am_dns_answer_ref(e->ans);
 	pthread_mutex_unlock(&m->mu);
 	if (follow != NULL)
 		follow_names(m, follow, p->follow);
+	if (seen != NULL)
+		m->observe(m->observe_arg, m->self, p->name, p->type, seen);
 	am_dns_answer_free(follow);
+	am_dns_answer_free(seen);
 }
 
 /* Under the lock: submit hint p with a new entry for it; 0 if taken. */
@@ -545,7 +561,24 @@ am_dns_msg_new(struct am_dns *shared)
 	pthread_condattr_destroy(&ca);
 	if ((d = am_dns_new(&msg_backend, m)) == NULL)
 		msg_close(m);
+	else
+		m->self = d;
 	return d;
+}
+
+void
+am_dns_msg_set_observer(struct am_dns *d, am_dns_msg_observer *fn,
+    void *arg)
+{
+	struct dmsg *m;
+
+	if (d == NULL || d->be != &msg_backend)
+		return;
+	m = d->state;
+	pthread_mutex_lock(&m->mu);
+	m->observe = fn;
+	m->observe_arg = arg;
+	pthread_mutex_unlock(&m->mu);
 }
 
 void

@@ -92,6 +92,20 @@ enum am_spf_result am_spf_mailfrom(struct am_dns *dns,
 enum am_spf_result am_spf_helo(struct am_dns *dns,
     const struct am_spf_request *req, struct am_spf_response *r);
 
+/*
+ * a is a TXT answer for domain, which a hint brought before any
+ * evaluation asked it (dns_msg.c's observer). If it holds exactly one SPF
+ * record that parses, hint its terms' lookups (am_dns_prefetch on dns,
+ * the message's layer) for a client of ip's family, as the evaluator
+ * does once it parses the record -- but only targets without macros
+ * (their values need the evaluation's state), at most the term limit's
+ * worth per record. Hints are not lookups of s.4.6.4 and change no
+ * result. Cheap when a is not SPF (a DKIM key, a DMARC record); does not
+ * wait: safe on the resolver's thread.
+ */
+void am_spf_prefetch_answer(struct am_dns *dns, const struct am_addr *ip,
+    const char *domain, const struct am_dns_answer *a);
+
 /* "pass", "fail", ... as in RFC 8601. */
 const char *am_spf_result_name(enum am_spf_result r);
 

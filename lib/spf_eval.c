@@ -26,6 +26,12 @@
  * message layer remembers each name once). A target whose domain-spec
  * uses %{p} is not hinted (its value needs lookups of its own), nor more
  * than SPF_MAX_PREFETCH per record.
+ *
+ * Earlier still (am_spf_prefetch_answer): a record a hint brought, before
+ * the evaluation reaches it, has its macro-free targets hinted the same
+ * way, called by the message's DNS layer as the answer arrives; so each
+ * level of an include chain is asked one round trip after its parent's
+ * answer, not when the evaluation gets there.
  */
 #include <stdio.h>
 #include <string.h>
@@ -197,16 +203,18 @@ uses_p(const struct spf_str *s)
 	return 0;
 }
 
-/* Hint the lookup of a term's target (spec, or domain when empty). */
+/* Hint the lookup of a term's target (spec, or domain when empty); with
+ * literal, only a spec without macros (no evaluation state at hand). */
 static void
 hint(struct spf_ctx *c, const struct spf_str *spec, const char *domain,
-    int type, int follow, unsigned *n)
+    int type, int follow, unsigned *n, int literal)
 {
 	struct am_buf name = AM_BUF_INIT(AM_SPF_EXPAND_MAX);
 	struct am_buf why = AM_BUF_INIT(256);
 	const char *target = domain;
 
-	if (*n >= SPF_MAX_PREFETCH)
+	if (*n >= SPF_MAX_PREFETCH || (literal && spec->n > 0 &&
+	    memchr(spec->p, '%', spec->n) != NULL))
 		return;
 	if (spec->n > 0)
 		target = !uses_p(spec) && spf_target_expand(c, spec->p,
@@ -226,7 +234,8 @@ hint(struct spf_ctx *c, const struct spf_str *spec, const char *domain,
  * names), MX, A of exists, and the client's PTR.
  */
 static void
-prefetch(struct spf_ctx *c, const struct spf_record *rec, const char *domain)
+prefetch(struct spf_ctx *c, const struct spf_record *rec, const char *domain,
+    int literal)
 {
 	int at = c->req->ip.family == AF_INET6 ? AM_DNS_T_AAAA : AM_DNS_T_A;
 	const struct spf_term *t;
@@ -238,16 +247,17 @@ prefetch(struct spf_ctx *c, const struct spf_record *rec, const char *domain)
 		t = &rec->terms[i];
 		switch (t->mech) {
 		case SPF_M_INCLUDE:
-			hint(c, &t->spec, domain, AM_DNS_T_TXT, 0, &n);
+			hint(c, &t->spec, domain, AM_DNS_T_TXT, 0, &n, literal);
 			break;
 		case SPF_M_A:
-			hint(c, &t->spec, domain, at, 0, &n);
+			hint(c, &t->spec, domain, at, 0, &n, literal);
 			break;
 		case SPF_M_MX:
-			hint(c, &t->spec, domain, AM_DNS_T_MX, at, &n);
+			hint(c, &t->spec, domain, AM_DNS_T_MX, at, &n,
+			    literal);
 			break;
 		case SPF_M_EXISTS:
-			hint(c, &t->spec, domain, AM_DNS_T_A, 0, &n);
+			hint(c, &t->spec, domain, AM_DNS_T_A, 0, &n, literal);
 			break;
 		case SPF_M_PTR:
 			if (c->ptr_done || n >= SPF_MAX_PREFETCH)
@@ -261,7 +271,8 @@ prefetch(struct spf_ctx *c, const struct spf_record *rec, const char *domain)
 		}
 	}
 	if (rec->redirect.n > 0)
-		hint(c, &rec->redirect, domain, AM_DNS_T_TXT, 0, &n);
+		hint(c, &rec->redirect, domain, AM_DNS_T_TXT, 0, &n,
+		    literal);
 }
 
 /* Evaluate a parsed record for domain (s.4.6, s.4.7). */
@@ -319,7 +330,7 @@ spf_check_host(struct spf_ctx *c, const char *domain, int depth,
 			    am_buf_str(&why));
 		else {
 			if (c->dns != NULL)
-				prefetch(c, &rec, domain);
+				prefetch(c, &rec, domain, 0);
 			res = evaluate(c, &rec, domain, depth, in_include);
 			spf_record_clear(&rec);
 		}
@@ -327,4 +338,41 @@ spf_check_host(struct spf_ctx *c, const char *domain, int depth,
 	am_dns_answer_free(ans);
 	am_buf_release(&why);
 	return res;
+}
+
+void
+am_spf_prefetch_answer(struct am_dns *dns, const struct am_addr *ip,
+    const char *domain, const struct am_dns_answer *a)
+{
+	struct am_spf_request req;
+	struct spf_record rec;
+	struct spf_ctx c;
+	struct am_buf why = AM_BUF_INIT(256);
+	const struct am_dns_rr *rr = NULL;
+	size_t i, n = 0;
+	int bad;
+
+	if (dns == NULL || ip == NULL || a == NULL || a->type != AM_DNS_T_TXT ||
+	    a->status != AM_DNS_OK || !domain_ok(domain))
+		return;
+	for (i = 0; i < a->count; i++)
+		if (is_spf1(&a->rr[i])) {
+			rr = &a->rr[i];
+			n++;
+		}
+	/* s.4.5: none, or several (permerror), leads nowhere */
+	if (n != 1)
+		return;
+	bad = spf_record_parse(rr->text, rr->textlen, &rec, &why);
+	am_buf_release(&why);
+	if (bad)
+		return;
+	/* no sender, no HELO: a target that needs them is left out */
+	memset(&req, 0, sizeof(req));
+	req.ip = *ip;
+	memset(&c, 0, sizeof(c));
+	c.dns = dns;
+	c.req = &req;
+	prefetch(&c, &rec, domain, 1);
+	spf_record_clear(&rec);
 }
