@@ -44,10 +44,14 @@
  * Data flow of lookups (issue 12). Who submits: the session thread (checks
  * at end of message), the pool threads of LookupThreads (the SPF
  * evaluation started at MAIL, the early DKIM key and DMARC jobs), and the
- * message layer itself for prefetch hints (SPF's speculative lookups and
- * the names an MX or PTR answer brings). A blocking query goes
- * message layer -> cache -> resolver: the message layer reuses the
- * message's own answers and joins its own queries in flight; the cache
+ * message layer itself for prefetch hints (SPF's speculative lookups,
+ * the names an MX or PTR answer brings, and -- through the message's
+ * answer observer, am_dns_msg_set_observer -- the macro-free targets of
+ * an SPF record a hint brought, before any evaluation parses it; and
+ * _dmarc of the SPF identity's domain, hinted at MAIL by msg.c). A
+ * blocking query goes message layer -> cache -> resolver: the message
+ * layer reuses the message's own answers and joins its own queries in
+ * flight; the cache
  * answers hits and otherwise joins or starts the one query in flight for
  * (name, type) -- two sessions needing a name share it; the resolver
  * queues it for its loop thread. Who owns sockets: only that loop thread
