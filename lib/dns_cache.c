@@ -359,6 +359,8 @@ pend_join(struct cache *c, uint32_t h, const unsigned char *key, size_t klen,
 		c->pend = p;
 		*start = p;
 		am_stats_count(AM_STATS_DNS_QUERY);
+	} else {
+		am_stats_count(AM_STATS_DNS_SHARED);
 	}
 	w->next = p->waiters;
 	p->waiters = w;

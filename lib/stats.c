@@ -239,6 +239,9 @@ am_stats_write(struct am_buf *out)
 		  "DNS lookups answered from the cache." },
 		{ AM_STATS_DNS_QUERY, "authmilter_dns_queries_total",
 		  "DNS lookups sent on to the resolver." },
+		{ AM_STATS_DNS_SHARED, "authmilter_dns_shared_total",
+		  "DNS lookups that joined the same query already in flight "
+		  "(lookups = hits + queries + shared)." },
 		{ AM_STATS_DNS_TEMPFAIL, "authmilter_dns_tempfail_total",
 		  "DNS lookups sent on that failed for now (timeout, SERVFAIL, other RCODE)." },
 		{ AM_STATS_RELOAD, "authmilter_reloads_total",

@@ -28,6 +28,7 @@
  *   authmilter_message_duration_seconds        histogram: first callback of
  *                                              the message to end of message
  *   authmilter_dns_lookups_total, _cache_hits_total, _queries_total,
+ *   authmilter_dns_shared_total (joined a query in flight),
  *   authmilter_dns_tempfail_total              through the cache layer
  *   authmilter_reloads_total, authmilter_log_dropped_total,
  *   authmilter_report_dropped_total, authmilter_messages_unchecked_total
@@ -43,6 +44,8 @@ enum am_stats_counter {
 	AM_STATS_DNS_LOOKUP,     /* a lookup asked of the DNS cache layer */
 	AM_STATS_DNS_CACHE_HIT,  /* ... answered from the cache */
 	AM_STATS_DNS_QUERY,      /* ... sent on to the resolver */
+	AM_STATS_DNS_SHARED,     /* ... joined a query already in flight
+	                            (lookups = hits + queries + shared) */
 	AM_STATS_DNS_TEMPFAIL,   /* ... and that failed for now: timeout,
 	                            SERVFAIL, other RCODE, network error */
 	AM_STATS_RELOAD,         /* a configuration reload took effect */

@@ -41,6 +41,7 @@
 
 #include "dns.h"
 #include "jobs.h"
+#include "stats.h"
 
 #define HELD_MAX 256
 
@@ -443,6 +444,7 @@ test_async_shared_query(void **state)
 	 * server's; only the count is asserted) */
 	hold_start(&h, 8, 1000);
 	d = stack_open(&h, 0, 30000);
+	am_stats_reset();
 	for (i = 0; i < 8; i++) {
 		k[i].d = d;
 		assert_int_equal(pthread_create(&t[i], NULL, ask_same, &k[i]),
@@ -456,6 +458,10 @@ test_async_shared_query(void **state)
 	hold_stop(&h);
 	print_message("8 threads, one name: %zu queries\n", h.names_asked);
 	assert_int_equal(h.names_asked, 1);
+	/* the metrics add up: 8 lookups, 1 query, 7 joined it */
+	assert_int_equal(am_stats_get(AM_STATS_DNS_LOOKUP), 8);
+	assert_int_equal(am_stats_get(AM_STATS_DNS_QUERY), 1);
+	assert_int_equal(am_stats_get(AM_STATS_DNS_SHARED), 7);
 }
 
 /*

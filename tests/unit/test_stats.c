@@ -260,6 +260,7 @@ test_page(void **state)
 	HAS("authmilter_reloads_total", 1);
 	HAS("authmilter_dns_lookups_total", 2);
 	HAS("authmilter_dns_cache_hits_total", 1);
+	HAS("authmilter_dns_shared_total", 0);
 	HAS("authmilter_log_dropped_total", 0);
 	HAS("authmilter_report_dropped_total", 0);
 	HAS("authmilter_messages_unchecked_total", 0);
